@@ -1,0 +1,3 @@
+from cfgan.cli import main
+
+main()

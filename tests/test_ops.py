@@ -1,0 +1,313 @@
+"""CPU tests of generators.ops: the reference path against independent formulations, derivatives, and the
+rules that choose between the reference path and the CUDA kernels."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import generators.ops as ops
+from generators.ops import dispatch, plugin
+
+ACTS = ["linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus", "swish"]
+SELU_SCALE, SELU_ALPHA = 1.0507009873554805, 1.6732632423543772
+
+
+def expected_act(s: torch.Tensor, act: str, alpha: float) -> torch.Tensor:
+    """Each activation written out from its textbook definition."""
+    pos = s > 0
+    return {
+        "linear": s,
+        "relu": torch.where(pos, s, torch.zeros_like(s)),
+        "lrelu": torch.where(pos, s, alpha * s),
+        "tanh": (torch.exp(s) - torch.exp(-s)) / (torch.exp(s) + torch.exp(-s)),
+        "sigmoid": 1 / (1 + torch.exp(-s)),
+        "elu": torch.where(pos, s, torch.exp(s) - 1),
+        "selu": SELU_SCALE * torch.where(pos, s, SELU_ALPHA * (torch.exp(s) - 1)),
+        "softplus": torch.log(1 + torch.exp(s)),
+        "swish": s / (1 + torch.exp(-s)),
+    }[act]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    monkeypatch.delenv(dispatch.ENV_VAR, raising=False)
+
+
+# -- bias_act ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("act", ACTS)
+def test_bias_act_matches_plain_formulas(act):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 4, 6, generator=g, dtype=torch.float64) * 2
+    b = torch.randn(5, generator=g, dtype=torch.float64)
+    s = x + b.reshape(1, -1, 1, 1)
+    default_gain = math.sqrt(2) if act in ("relu", "lrelu", "swish") else 1.0
+    default_alpha = 0.2 if act == "lrelu" else 0.0
+    want = expected_act(s, act, default_alpha) * default_gain
+    torch.testing.assert_close(ops.bias_act(x, b, act=act), want, rtol=1e-12, atol=1e-12)
+    # explicit alpha, gain and clamp, bias along another dimension
+    b6 = torch.randn(6, generator=g, dtype=torch.float64)
+    s3 = x + b6.reshape(1, 1, 1, -1)
+    y = ops.bias_act(x, b6, dim=3, act=act, alpha=0.3, gain=0.7, clamp=0.5)
+    want = (expected_act(s3, act, 0.3) * 0.7).clamp(-0.5, 0.5)
+    torch.testing.assert_close(y, want, rtol=1e-12, atol=1e-12)
+    assert y.dtype == x.dtype and y.shape == x.shape
+
+
+def test_bias_act_without_bias_and_dtype():
+    x = torch.randn(2, 3, dtype=torch.float32)
+    torch.testing.assert_close(ops.bias_act(x, act="relu", gain=1), x.clamp(min=0))
+    # a float64 bias does not promote a float32 activation
+    assert ops.bias_act(x, torch.ones(3, dtype=torch.float64)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_bias_act_gradcheck(act):
+    g = torch.Generator().manual_seed(1)
+    # keep away from the kinks of relu/lrelu (0) and of the clamp (+-clamp)
+    x = (torch.rand(2, 3, 4, generator=g, dtype=torch.float64) + 0.1) * torch.where(
+        torch.rand(2, 3, 4, generator=g) > 0.5, 1.0, -1.0).double()
+    x.requires_grad_(True)
+    b = (torch.randn(3, generator=g, dtype=torch.float64) * 0.01).requires_grad_(True)
+
+    def fn(x, b):
+        return ops.bias_act(x, b, act=act, clamp=2.5)
+
+    assert torch.autograd.gradcheck(fn, (x, b))
+    assert torch.autograd.gradgradcheck(fn, (x, b))
+
+
+def test_bias_act_rejects_bad_input():
+    x = torch.randn(2, 3, 4)
+    with pytest.raises(ValueError, match="unknown act"):
+        ops.bias_act(x, act="gelu_tanh_nope")
+    with pytest.raises(ValueError, match="elements"):
+        ops.bias_act(x, torch.zeros(4))
+    with pytest.raises(ValueError, match="clamp"):
+        ops.bias_act(x, clamp=-1)
+    with pytest.raises(ValueError, match="dim"):
+        ops.bias_act(x, torch.zeros(3), dim=5)
+
+
+# -- upfirdn2d -----------------------------------------------------------------------------------
+def naive_upfirdn2d(x, f, up, down, pad, flip_filter, gain):
+    """Straight from the definition, with numpy loops: zero insertion, pad/crop, convolve, decimate."""
+    x = x.detach().numpy()
+    f = f.detach().double().numpy()
+    if f.ndim == 1:
+        f = np.outer(f, f)
+    if not flip_filter:  # convolution = correlation with the mirrored filter
+        f = f[::-1, ::-1]
+    (upx, upy), (downx, downy), (px0, px1, py0, py1) = up, down, pad
+    n, c, h, w = x.shape
+    u = np.zeros((n, c, h * upy, w * upx))
+    u[:, :, ::upy, ::upx] = x
+    big = np.zeros((n, c, h * upy + abs(py0) + abs(py1) + 2, w * upx + abs(px0) + abs(px1) + 2))
+    oy, ox = abs(py0) + 1, abs(px0) + 1
+    big[:, :, oy:oy + h * upy, ox:ox + w * upx] = u
+    padded = big[:, :, oy - py0: oy + h * upy + py1, ox - px0: ox + w * upx + px1]
+    fh, fw = f.shape
+    out_h = (padded.shape[2] - fh) // downy + 1
+    out_w = (padded.shape[3] - fw) // downx + 1
+    out = np.zeros((n, c, out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = padded[:, :, i * downy: i * downy + fh, j * downx: j * downx + fw]
+            out[:, :, i, j] = (window * f).sum(axis=(2, 3))
+    return torch.from_numpy(out * gain)
+
+
+FILTERS = {
+    "binomial4": ops.setup_filter([1, 3, 3, 1]),
+    "asymmetric2x3": torch.tensor([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]]),
+    "separable8": ops.setup_filter([1, 2, 3, 4, 4, 3, 2, 1]),
+    "none": None,
+}
+CONFIGS = [((1, 1), (1, 1), (0, 0, 0, 0)), ((2, 2), (1, 1), (2, 1, 2, 1)), ((1, 1), (2, 2), (1, 1, 1, 1)),
+           ((2, 1), (1, 3), (0, 1, 3, 2)), ((3, 2), (2, 1), (-1, 4, 2, 0)), ((1, 1), (1, 1), (4, 4, 3, 3))]
+
+
+@pytest.mark.parametrize("filter_name", sorted(FILTERS))
+@pytest.mark.parametrize("flip_filter", [False, True])
+def test_upfirdn2d_matches_definition(filter_name, flip_filter):
+    f = FILTERS[filter_name]
+    x = torch.randn(2, 3, 9, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    for up, down, pad in CONFIGS:
+        y = ops.upfirdn2d(x, f, up=list(up), down=list(down), padding=list(pad), flip_filter=flip_filter,
+                          gain=4.0)
+        fx = f if f is not None else torch.ones(1, 1)
+        want = naive_upfirdn2d(x, fx, up, down, pad, flip_filter, 4.0)
+        assert y.shape == want.shape, (up, down, pad)
+        torch.testing.assert_close(y, want, rtol=1e-10, atol=1e-10)
+
+
+def test_upfirdn2d_argument_forms_are_equivalent():
+    x = torch.randn(1, 2, 6, 7, generator=torch.Generator().manual_seed(3))
+    f = FILTERS["binomial4"]
+    torch.testing.assert_close(ops.upfirdn2d(x, f, up=2, padding=1), ops.upfirdn2d(x, f, up=[2, 2],
+                                                                                     padding=[1, 1, 1, 1]))
+    torch.testing.assert_close(ops.upfirdn2d(x, f, padding=[2, 1]), ops.upfirdn2d(x, f, padding=[2, 2, 1, 1]))
+
+
+def test_resampling_helpers_keep_shapes_and_constant_signals():
+    f = FILTERS["binomial4"]
+    x = torch.ones(1, 2, 8, 8)
+    up, down, same = ops.upsample2d(x, f), ops.downsample2d(x, f), ops.filter2d(x, f)
+    assert up.shape[-2:] == (16, 16) and down.shape[-2:] == (4, 4) and same.shape[-2:] == (8, 8)
+    # a normalized filter keeps a constant image constant away from the zero-padded border
+    for y in (up[..., 3:-3, 3:-3], down[..., 1:-1, 1:-1], same[..., 2:-2, 2:-2]):
+        torch.testing.assert_close(y, torch.ones_like(y))
+    assert ops.upsample2d(x, f, padding=1).shape[-2:] == (18, 18)
+
+
+def test_setup_filter():
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    f = ops.setup_filter(taps, gain=4)
+    assert f.shape == (4, 4) and f.dtype == torch.float32
+    torch.testing.assert_close(f.sum(), torch.tensor(4.0))
+    torch.testing.assert_close(taps, torch.tensor([1.0, 3.0, 3.0, 1.0]))  # caller's tensor untouched
+    assert ops.setup_filter(list(range(1, 9))).shape == (8,)  # long 1-D filters stay separable
+    assert ops.setup_filter(None).shape == (1, 1)
+    asym = ops.setup_filter([[1.0, 2.0], [3.0, 4.0]], normalize=False, flip_filter=True)
+    torch.testing.assert_close(asym, torch.tensor([[4.0, 3.0], [2.0, 1.0]]))
+    with pytest.raises(ValueError):
+        ops.setup_filter(torch.ones(2, 2, 2))
+
+
+def test_upfirdn2d_gradcheck():
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(1, 1, 4, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    f = FILTERS["asymmetric2x3"]
+    for up, down, pad in [(2, 1, [1, 2, 0, 1]), (1, 2, [2, 1, 1, 1]), ([1, 2], [3, 1], [1, 0, 2, 2])]:
+        def fn(x, up=up, down=down, pad=pad):
+            return ops.upfirdn2d(x, f, up=up, down=down, padding=pad, gain=0.5)
+
+        assert torch.autograd.gradcheck(fn, (x,))
+    assert torch.autograd.gradgradcheck(fn, (x,))
+
+
+def test_upfirdn2d_rejects_bad_input():
+    x = torch.randn(1, 2, 4, 4)
+    f = FILTERS["binomial4"]
+    with pytest.raises(ValueError, match="4-D"):
+        ops.upfirdn2d(x[0], f)
+    with pytest.raises(ValueError, match="padding"):
+        ops.upfirdn2d(x, f, padding=[1, 2, 3])
+    with pytest.raises(ValueError, match="up"):
+        ops.upfirdn2d(x, f, up=0)
+    with pytest.raises(ValueError, match="empty"):
+        ops.upfirdn2d(x, f, padding=-2)
+    with pytest.raises(ValueError, match="filter"):
+        ops.upfirdn2d(x, f.clone().requires_grad_(True))
+
+
+# -- conv2d_resample -----------------------------------------------------------------------------
+def slow_conv2d_resample(x, w, f, up, down, padding, groups, flip_weight, flip_filter):
+    """Upsample, convolve and downsample one after the other, at full resolution."""
+    fw, fh = (1, 1) if f is None else (f.shape[-1], f.shape[0])
+    px0, px1, py0, py1 = padding
+    if up > 1:
+        px0, px1, py0, py1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2, py0 + (fh + up - 1) // 2, \
+            py1 + (fh - up) // 2
+    if down > 1:
+        px0, px1, py0, py1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2, py0 + (fh - down + 1) // 2, \
+            py1 + (fh - down) // 2
+    x = naive_upfirdn2d(x, f if up > 1 else torch.ones(1, 1), (up, up), (1, 1), (px0, px1, py0, py1),
+                        flip_filter, up ** 2)
+    x = F.conv2d(x, w if flip_weight else w.flip([2, 3]), groups=groups)
+    if down > 1:
+        x = naive_upfirdn2d(x, f, (1, 1), (down, down), (0, 0, 0, 0), flip_filter, 1)
+    return x
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+@pytest.mark.parametrize("up,down", [(1, 1), (2, 1), (1, 2), (2, 2)])
+def test_conv2d_resample_matches_slow_path(kernel, up, down):
+    g = torch.Generator().manual_seed(5)
+    f = ops.setup_filter([1, 3, 3, 1])
+    cases = [(1, (0, 0, 0, 0), True, False), (2, (1, 1, 1, 1), False, True), (1, (1, 0, 2, 1), True, True)]
+    for groups, padding, flip_weight, flip_filter in cases:
+        x = torch.randn(2, 4, 8, 7, generator=g, dtype=torch.float64)
+        w = torch.randn(6, 4 // groups, kernel, kernel, generator=g, dtype=torch.float64)
+        y = ops.conv2d_resample(x, w, f, up=up, down=down, padding=list(padding), groups=groups,
+                                flip_weight=flip_weight, flip_filter=flip_filter)
+        want = slow_conv2d_resample(x, w, f, up, down, padding, groups, flip_weight, flip_filter)
+        assert y.shape == want.shape
+        torch.testing.assert_close(y, want, rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_resample_rejects_mismatched_weight():
+    with pytest.raises(ValueError, match="channels"):
+        ops.conv2d_resample(torch.randn(1, 3, 8, 8), torch.randn(4, 2, 3, 3))
+    with pytest.raises(ValueError, match="dtype"):
+        ops.conv2d_resample(torch.randn(1, 3, 8, 8), torch.randn(4, 3, 3, 3, dtype=torch.float64))
+
+
+# -- implementation choice -----------------------------------------------------------------------
+def test_impl_cuda_on_cpu_tensor_is_a_clear_error():
+    x = torch.randn(1, 2, 4, 4)
+    with pytest.raises(ValueError, match="needs a CUDA tensor"):
+        ops.bias_act(x, impl="cuda")
+    with pytest.raises(ValueError, match="needs a CUDA tensor"):
+        ops.upfirdn2d(x, None, impl="cuda")
+    with pytest.raises(ValueError, match="impl must be"):
+        ops.filter2d(x, None, impl="fast")
+
+
+def test_env_var_forces_reference(monkeypatch):
+    monkeypatch.setenv(dispatch.ENV_VAR, "ref")
+    assert ops.status() == {"bias_act": "ref", "upfirdn2d": "ref", "reason": "forced by CFGAN_OPS_IMPL=ref"}
+    x = torch.randn(1, 2, 4, 4)
+    assert dispatch.choose_impl(x, None, "test") == "ref"
+    monkeypatch.setenv(dispatch.ENV_VAR, "reff")
+    with pytest.raises(ValueError, match="CFGAN_OPS_IMPL"):
+        ops.bias_act(x)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="describes a machine without a GPU")
+def test_status_without_gpu():
+    assert ops.status() == {"bias_act": "ref", "upfirdn2d": "ref", "reason": "no CUDA device"}
+
+
+def test_build_failure_warns_once_and_falls_back(monkeypatch):
+    """Simulated GPU machine whose compiler fails: one warning, then None (= reference path), no crash."""
+    def failing_build(verbose=False):
+        raise RuntimeError("Error building extension 'x'\nnvcc fatal   : Unsupported gpu architecture")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(plugin, "build", failing_build)
+    plugin._reset()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert plugin.get() is None
+            assert plugin.get() is None
+        messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+        assert len(messages) == 1 and "reference path" in messages[0]
+        assert ops.status() == {"bias_act": "ref", "upfirdn2d": "ref",
+                                "reason": "build failed: nvcc fatal   : Unsupported gpu architecture"}
+    finally:
+        plugin._reset()
+
+
+def test_stale_build_lock_is_removed(tmp_path, monkeypatch):
+    from torch.utils import cpp_extension
+
+    monkeypatch.setattr(cpp_extension, "FileBaton", object, raising=False)  # a torch with file-based locks
+    (tmp_path / "lock").write_text("")
+    plugin._remove_stale_lock(tmp_path, serialised=False)  # fresh and maybe in use: kept
+    assert (tmp_path / "lock").exists()
+    with pytest.warns(RuntimeWarning, match="stale build lock"):
+        plugin._remove_stale_lock(tmp_path, serialised=True)
+    assert not (tmp_path / "lock").exists()
+
+
+def test_build_lock_times_out_instead_of_hanging(tmp_path):
+    with plugin._exclusive(tmp_path) as held:
+        if not held:
+            pytest.skip("no fcntl on this platform")
+        with pytest.raises(TimeoutError, match="another process"):
+            with plugin._exclusive(tmp_path, timeout_s=0.3):
+                pass

@@ -1,0 +1,44 @@
+"""Compile the CUDA sources of generators.ops from scratch (no GPU needed, only nvcc) and check the module."""
+import os
+import shutil
+import time
+
+import pytest
+import torch
+
+from generators.ops import plugin
+
+pytestmark = pytest.mark.slow
+
+
+def _nvcc():
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or "/usr/local/cuda"
+    candidate = os.path.join(home, "bin", "nvcc")
+    return candidate if os.path.exists(candidate) else shutil.which("nvcc")
+
+
+@pytest.mark.skipif(_nvcc() is None, reason="nvcc not found")
+@pytest.mark.skipif(torch.version.cuda is None, reason="this torch build has no CUDA support")
+def test_sources_compile_into_a_module_with_every_op(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    if not torch.cuda.is_available() and not os.environ.get("TORCH_CUDA_ARCH_LIST"):
+        monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "9.0")  # one architecture keeps the build short
+    # build() records its module as the active plugin; keep whatever this process had before
+    monkeypatch.setattr(plugin, "_module", plugin._module)
+    monkeypatch.setattr(plugin, "_error", plugin._error)
+
+    start = time.perf_counter()
+    module = plugin.build()
+    elapsed = time.perf_counter() - start
+    print(f"\ncompiled {module.__name__} in {elapsed:.1f} s (TORCH_CUDA_ARCH_LIST="
+          f"{os.environ.get('TORCH_CUDA_ARCH_LIST')})")
+    for name in plugin.EXPECTED_FUNCTIONS:
+        assert callable(getattr(module, name, None)), f"compiled module lacks {name}"
+    build_dir = tmp_path / plugin.module_name()
+    assert (build_dir / f"{plugin.module_name()}.so").exists()
+
+    start = time.perf_counter()
+    plugin.build()  # second call: a cache hit, no compilation
+    cached = time.perf_counter() - start
+    print(f"cached load in {cached:.1f} s")
+    assert cached < min(30.0, elapsed)
