@@ -207,6 +207,64 @@ def _weights(text: str) -> dict:
 
 
 @main.command()
+@click.option("--generator", "-g", required=True, help="generator file, zoo:NAME or module:attr")
+@click.option("--classifier", "-c", required=True, help="classifier file, zoo:NAME or module:attr")
+@click.option("--class", "classes", multiple=True, help="class name or index to maximise, repeatable, or 'all'")
+@click.option("--layer", default=None, help="classifier layer (module name) whose units --unit picks")
+@click.option("--unit", "units", multiple=True, type=click.IntRange(0),
+              help="channel (mean activation) or neuron index of --layer, repeatable")
+@click.option("--space", default="w", show_default=True, type=click.Choice(["z", "w", "w+"]))
+@click.option("--restarts", default=16, show_default=True, type=click.IntRange(1), help="random starts per target")
+@click.option("--steps", default=200, show_default=True, type=click.IntRange(1))
+@click.option("--lr", default=0.05, show_default=True, type=float)
+@click.option("--score", default="logprob", show_default=True, type=click.Choice(["logprob", "logit", "prob"]),
+              help="what a class target maximises")
+@click.option("--prior", default=0.05, show_default=True, type=float,
+              help="weight keeping codes in the generator's typical region")
+@click.option("--diversity", default=0.0, show_default=True, type=float, help="weight pushing restarts apart")
+@click.option("--trunc", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="truncation psi applied when rendering")
+@click.option("--clip/--no-clip", default=False, show_default=True,
+              help="keep codes within the range seen on random samples")
+@click.option("--pixel", is_flag=True, help="also run pixel-space AM (the classic baseline) for comparison")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@device_option
+def am(generator, classifier, classes, layer, units, space, restarts, steps, lr, score, prior, diversity, trunc,
+       clip, pixel, seed, out, device):
+    """Activation maximisation: what the classifier thinks each class (or unit) looks like, as images on the
+    generator's manifold. Writes per-target grids, panels, latents.pt and am.json into OUT."""
+    from cfgan.am import run_am
+    from cfgan.am.objectives import targets_from_options
+    from cfgan.classifiers import ClassifierError
+
+    device = _device(device)
+    G = _load_generator(generator, device)
+    clf = _load_classifier(classifier, device)
+    bar = Progress("am")
+    try:
+        import torch
+
+        with torch.no_grad():
+            probe = G(G.sample_z(1, seed)) if G.c_dim == 0 else None
+        targets = targets_from_options(clf, classes, layer, units, probe)
+        report = run_am(G, clf, targets, out, space=space, restarts=restarts, steps=steps, diversity=diversity,
+                        truncation_psi=trunc, pixel=pixel, seed=seed, progress=bar, log=click.echo, lr=lr,
+                        class_score=score, prior=prior, clip=clip)
+    except (ValueError, FileNotFoundError, ClassifierError) as err:
+        _fail(err)
+    finally:
+        bar.close()
+    for label, entry in report["generator"]["summary"].items():
+        value = (f"mean probability {entry['prob_mean']:.4f} (min {entry['prob_min']:.4f})"
+                 if "prob_mean" in entry else f"mean activation {entry['score_mean']:.4g}")
+        click.echo(f"  {label}: {value}")
+    if report.get("interrupted"):
+        click.echo("interrupted: wrote the results reached so far")
+    click.echo(f"results in {os.path.abspath(out)} (panel: generator_panel.png, report: am.json)")
+
+
+@main.command()
 @click.option("--out", default="cfgan-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--quick", is_flag=True, help="fewer optimisation steps (for smoke tests)")
 @device_option

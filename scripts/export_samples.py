@@ -4,9 +4,10 @@
 
 Per class, deterministically (test-set order): 2 *typical* images the bundled classifier gets right with
 probability >= 0.98, and 2 *near* images it gets right (probability 0.6..0.9) whose runner-up is the class it
-is most easily confused with (the pairs shirt/T-shirt, pullover/coat and sneaker/sandal are fixed, other
-classes use the most confused class of the test confusion matrix). These are useful starting points for
-counterfactuals. Writes ``labels.json`` = {filename: {label, class_name, test_index, kind, probability}}.
+is most easily confused with (failing that, the images with probability >= 0.6 that give that class the
+most probability). The pairs shirt/T-shirt, pullover/coat and sneaker/sandal are fixed; other classes use
+the most confused class of the test confusion matrix. These are useful starting points for counterfactuals.
+Writes ``labels.json`` = {filename: {label, class_name, test_index, kind, probability}}.
 """
 from __future__ import annotations
 
@@ -55,8 +56,8 @@ def choose(probs: torch.Tensor, labels: torch.Tensor, per_kind: int = 2):
         partner = partner_of[c]
         near = (correct & (labels == c) & (runner_up == partner) & (p_true >= 0.6) & (p_true <= 0.9))
         near_idx = near.nonzero().flatten()[:per_kind].tolist()
-        if len(near_idx) < per_kind:  # fall back to the correct images closest to the partner
-            pool = (correct & (labels == c)).nonzero().flatten()
+        if len(near_idx) < per_kind:  # fall back to the confident images closest to the partner
+            pool = (correct & (labels == c) & (p_true >= 0.6)).nonzero().flatten()
             order = probs[pool, partner].argsort(descending=True, stable=True)
             near_idx += [i for i in pool[order].tolist() if i not in near_idx][:per_kind - len(near_idx)]
         typical = (correct & (labels == c) & (p_true >= 0.98)).nonzero().flatten().tolist()

@@ -78,3 +78,25 @@ def test_class_histogram():
     np.testing.assert_allclose(class_histogram(torch.tensor(probs)[:2]), [0.5, 0.5, 0.0])
     with pytest.raises(ValueError, match="num_classes"):
         class_histogram(probs, num_classes=10)
+
+
+def test_sample_outputs_are_fixed_by_the_seed_and_independent_of_batching():
+    from cfgan.classifiers import Classifier
+    from cfgan.evaluation import classifier_outputs, sample_outputs
+    from cfgan.models.fmnist_cnn import FashionMNISTCNN
+    from generators.stylegan2 import StyleGAN2Generator
+
+    torch.manual_seed(0)
+    G = StyleGAN2Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=32, img_channels=1,
+                           mapping_kwargs=dict(num_layers=1), synthesis_kwargs=dict(channel_base=64, channel_max=8))
+    classifier = Classifier(FashionMNISTCNN(width=4, feature_dim=16))
+    feats, probs, kept = sample_outputs(G, classifier, 10, seed=5, batch_size=4, keep=6)
+    again, _, _ = sample_outputs(G, classifier, 10, seed=5, batch_size=10, keep=6)
+    other, _, _ = sample_outputs(G, classifier, 10, seed=6, batch_size=10)
+    assert feats.shape == (10, 16) and probs.shape == (10, 10) and kept.shape == (6, 1, 32, 32)
+    torch.testing.assert_close(feats, again, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(feats, other)
+    torch.testing.assert_close(probs.sum(1), torch.ones(10))
+    # The kept images are the samples themselves: the classifier sees the same features from them.
+    kept_feats, _ = classifier_outputs(classifier, kept)
+    torch.testing.assert_close(kept_feats, feats[:6], rtol=1e-4, atol=1e-5)

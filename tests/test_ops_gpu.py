@@ -69,8 +69,15 @@ def compare(fn_cuda, fn_ref, inputs, dtype, what, seed=0):
 @pytest.mark.parametrize("act", ACTS)
 def test_bias_act_kernel_matches_reference(act, dtype):
     g = torch.Generator(device="cuda").manual_seed(1)
-    x = (torch.randn(4, 16, 9, 7, generator=g, device="cuda") * 3).to(dtype).requires_grad_(True)
+    x = (torch.randn(4, 16, 9, 7, generator=g, device="cuda") * 3).to(dtype)
     b = torch.randn(16, generator=g, device="cuda").to(dtype).requires_grad_(True)
+    # Outputs within rounding distance of the clamp limit may be clamped by one path and not by the other
+    # (the reference rounds to float16 before comparing); move them away so the comparison is meaningful.
+    for _ in range(8):
+        y = ops.bias_act(x.double(), b.detach().double(), act=act, gain=0.7, impl="ref")
+        near = (y.abs() - 2.0).abs() < 0.02
+        x = torch.where(near, x * 0.5, x)
+    x.requires_grad_(True)
     for clamp, gain in [(None, None), (2.0, 0.7)]:
         def run(impl, clamp=clamp, gain=gain):
             return lambda x, b: ops.bias_act(x, b, act=act, gain=gain, clamp=clamp, impl=impl)

@@ -149,6 +149,13 @@ def test_sigterm_stops_cleanly_with_a_snapshot(tmp_path, data_dir, monkeypatch):
     assert signal.getsignal(signal.SIGTERM) is not step_then_signal  # handlers restored
 
 
+def test_optional_path_length_and_xflip_run(tmp_path, data_dir):
+    summary = _run(tmp_path, data_dir, 2, "--pl-weight", "2", "--pl-interval", "1", "--xflip")
+    assert summary["steps"] == 2
+    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["pl_penalty"]) for r in logged)
+
+
 def test_missing_data_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="cannot load the training data.*not found"):
         train.main(["--outdir", str(tmp_path), "--data", str(tmp_path / "nowhere"), *TINY])

@@ -38,14 +38,17 @@ __global__ void upfirdn2d_kernel(Upfirdn2dParams p, const scalar_t* __restrict__
         const int ky_end = min(p.taps_h, (p.in_h - 1) * p.up_y - base_y + 1);
         const int kx_end = min(p.taps_w, (p.in_w - 1) * p.up_x - base_x + 1);
         const int kx_begin = first_aligned_tap(base_x, p.up_x);
-        const scalar_t* plane = x + n * p.in_stride_n + c * p.in_stride_c;
+        const int ky_begin = first_aligned_tap(base_y, p.up_y);
+        // Consecutive aligned taps read consecutive input pixels: walk pointers instead of dividing.
+        const scalar_t* row = x + n * p.in_stride_n + c * p.in_stride_c
+                              + static_cast<int64_t>((base_y + ky_begin) / p.up_y) * p.in_stride_h
+                              + static_cast<int64_t>((base_x + kx_begin) / p.up_x) * p.in_stride_w;
         acc_t acc = acc_t(0);
-        for (int ky = first_aligned_tap(base_y, p.up_y); ky < ky_end; ky += p.up_y) {
-            const scalar_t* row = plane + static_cast<int64_t>((base_y + ky) / p.up_y) * p.in_stride_h;
-            const acc_t* tap_row = taps + ky * p.taps_w;
-            for (int kx = kx_begin; kx < kx_end; kx += p.up_x)
-                acc += static_cast<acc_t>(row[static_cast<int64_t>((base_x + kx) / p.up_x) * p.in_stride_w]) *
-                       tap_row[kx];
+        for (int ky = ky_begin; ky < ky_end; ky += p.up_y, row += p.in_stride_h) {
+            const acc_t* tap = taps + ky * p.taps_w;
+            const scalar_t* pixel = row;
+            for (int kx = kx_begin; kx < kx_end; kx += p.up_x, pixel += p.in_stride_w)
+                acc += static_cast<acc_t>(*pixel) * tap[kx];
         }
         y[n * p.out_stride_n + c * p.out_stride_c + oy * p.out_stride_h + ox * p.out_stride_w] =
             static_cast<scalar_t>(acc);

@@ -1,0 +1,153 @@
+"""Activation maximisation through a generator: z* = argmax_z f(G(z)), so x* = G(z*) stays on the image manifold.
+
+Pixel-space maximisation finds adversarial textures; searching the generator's latent space instead (as
+in DGN-AM / "synthesizing preferred inputs") only visits images the generator can make, so the answer to
+"what does the classifier think a coat looks like?" is a coat. Composition of the shared pieces: a
+``LatentCode`` per (target, restart), an ``Objective`` of a ``Score`` (the target), a ``LatentPrior``
+(stay in the typical region) and optionally ``Diversity``; one ``inversion.optimize`` run for the batch.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from inversion import LatentCode, LatentPrior, LRSchedule, Objective, Rendered, Score, check_space, optimize
+
+from .objectives import TargetScore, assignment_for, resolve_targets
+from .result import AMResult
+from .terms import Diversity
+
+
+@contextlib.contextmanager
+def frozen(*modules):
+    """No parameter gradients for these modules during the block (restored afterwards): AM only needs
+    gradients with respect to the code, and must not leave ``.grad`` buffers on the user's models."""
+    saved = [(p, p.requires_grad) for m in modules for p in m.parameters()]
+    for p, _ in saved:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in saved:
+            p.requires_grad_(flag)
+
+
+def check_classifier_for_am(classifier) -> None:
+    if not getattr(classifier, "has_gradients", True):
+        raise ValueError(f"classifier {classifier.name} has no gradients (a numpy callable): activation "
+                         "maximisation needs a differentiable torch model")
+
+
+@torch.no_grad()
+def latent_stats(G, space: str, n: int = 4096, seed: int = 20240, quantile: float = 0.001):
+    """(typical squared distance to the prior's centre, per-dimension low and high quantiles) of codes in
+    ``space``, measured on ``n`` samples: the scale of the prior term and the range ``clip`` keeps codes in."""
+    z = G.sample_z(n, seed)
+    if space == "z":
+        v = z
+        typical = 1.0
+    else:
+        v = G.mapping(z, None)[:, 0]
+        typical = float((v - G.w_avg.reshape(1, -1)).pow(2).mean())
+    lo = torch.quantile(v.float(), quantile, dim=0)
+    hi = torch.quantile(v.float(), 1 - quantile, dim=0)
+    return max(typical, 1e-12), lo, hi
+
+
+def truncated(code: LatentCode, G, psi: float) -> LatentCode:
+    """The code pulled towards the average (psi < 1): Z through the mapping's truncation, W/W+ directly."""
+    if psi == 1.0:
+        return code
+    if code.space == "z":
+        return LatentCode("z", code.values, code.noise, code.c, psi)
+    w_avg = G.w_avg.reshape(*([1] * (code.values.dim() - 1)), -1).to(code.values.device)
+    return LatentCode(code.space, w_avg + psi * (code.values - w_avg), code.noise, code.c, 1.0)
+
+
+def maximize(
+    G,
+    classifier,
+    targets: Sequence,
+    space: str = "w",
+    restarts: int = 16,
+    steps: int = 200,
+    lr: float = 0.05,
+    class_score: str = "logprob",
+    prior: float = 0.05,
+    diversity: float = 0.0,
+    diversity_features: bool = False,
+    truncation_psi: float = 1.0,
+    clip: bool = False,
+    noise_mode: str = "const",
+    seed: int = 0,
+    progress: Optional[Callable[[int, int, dict], None]] = None,
+) -> AMResult:
+    """Maximise each target's score over generator codes; all targets x restarts in one batch.
+
+    Args:
+        targets: class names/indices and/or ``Unit(layer, index)`` objects.
+        space: 'z', 'w' or 'w+' (W is usually the best trade-off: expressive, still on the manifold).
+        restarts: random starts per target (restart r of every target starts from the same code).
+        class_score: 'logprob' (default), 'logit' or 'prob' for class targets.
+        prior: weight of the distance to the typical region (|z|^2 in Z, distance to w_avg in W/W+),
+            scaled so that a typical random code costs ``prior``.
+        diversity: weight of the term pushing restarts of a target apart (image space, or the classifier's
+            features with ``diversity_features``).
+        truncation_psi: render ``w_avg + psi (w - w_avg)`` (psi < 1 trades variety for typicality).
+        clip: keep every code dimension within the range observed on random samples (DGN-AM style).
+    """
+    space = check_space(G, space)
+    check_classifier_for_am(classifier)
+    if G.c_dim:
+        raise ValueError("generator AM supports unconditional generators only (this one has c_dim="
+                         f"{G.c_dim})")
+    if restarts < 1 or steps < 0:
+        raise ValueError(f"need restarts >= 1 and steps >= 0, got restarts={restarts}, steps={steps}")
+    if not 0 < truncation_psi <= 1:
+        raise ValueError(f"truncation_psi must be in (0, 1], got {truncation_psi}")
+    targets = resolve_targets(classifier, targets)
+    assignment = assignment_for(len(targets), restarts)
+    n = len(assignment)
+    start = time.perf_counter()
+
+    typical, lo, hi = latent_stats(G, space)
+    z = G.sample_z(restarts, seed).repeat(len(targets), 1)
+    code = LatentCode.from_z(G, z, space)
+    score_fn = TargetScore(classifier, targets, assignment, class_score)
+    terms = [Score(score_fn, name="score")]
+    if prior:
+        terms.append(LatentPrior(None if space == "z" else G.w_avg, weight=prior / typical))
+    if diversity:
+        terms.append(Diversity(assignment, classifier.features if diversity_features else None, diversity))
+    objective = Objective(terms)
+    initial = {}
+
+    def step_objective(step: int, t: float):
+        images = truncated(code, G, truncation_psi).render(G, noise_mode=noise_mode)
+        total, values = objective(Rendered(images, None, code))
+        if "score" not in initial:
+            initial["score"] = -values["score"].detach()
+        return total, values
+
+    def clip_codes():
+        if clip:
+            code.values.data.copy_(torch.maximum(torch.minimum(code.values, hi.to(code.values)), lo.to(code.values)))
+
+    with frozen(G, classifier):
+        result = optimize(code.parameters(noise=False), step_objective, steps, LRSchedule(lr, 0.05, 0.25),
+                          batched=True, project=clip_codes, log_every=max(1, steps // 20), progress=progress)
+    final = truncated(code.detach(), G, truncation_psi).detach()
+    with torch.no_grad():
+        images = final.render(G, noise_mode=noise_mode)
+        probs = classifier.probs(images)
+    settings = dict(method="generator", space=space, restarts=restarts, steps=steps, lr=lr,
+                    class_score=class_score, prior=prior, prior_scale=1.0 / typical, diversity=diversity,
+                    diversity_space="features" if diversity_features else "image",
+                    truncation_psi=truncation_psi, clip=clip, noise_mode=noise_mode, seed=seed,
+                    targets=[t.label for t in targets], num_images=n)
+    return AMResult("generator", targets, assignment, images.detach().cpu(), -result.terms["score"].cpu(),
+                    initial.get("score", -result.terms["score"]).cpu(), probs.detach().float().cpu(), final,
+                    settings, result.history, result.interrupted, time.perf_counter() - start)

@@ -1,0 +1,178 @@
+"""Monotonicity: check it, repair it, flag what cannot be repaired.
+
+A path is reported monotone only when the target probabilities of its *final* frames, evaluated by the
+classifier in one pass, never decrease (``check``). Repair works on anchors, frames known to rise:
+``keep_rising`` picks the longest non-decreasing run of frames from the start to the highest frame, and
+``fill_frames`` lays T frames on the polyline through the anchors (in latent space), each slot taking an
+anchor near its scheduled probability or a point found on the segment between its neighbours. Every chosen
+frame lies between its predecessor's probability and the next anchor's, so the result rises by
+construction; the final check still decides what is reported.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+
+from inversion import LatentCode
+
+from .probe import OWNERS, Probe
+
+
+def check(probs: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
+    """bool[N]: whether each row of ``probs`` [N, T] ([T] gives a 0-d result) never decreases by > -margin.
+
+    ``margin=0`` is exact: any decrease, however small, makes a path non-monotone.
+    """
+    probs = torch.as_tensor(probs, dtype=torch.float64)
+    if probs.shape[-1] < 2:
+        return torch.ones(probs.shape[:-1], dtype=torch.bool)
+    return ((probs[..., 1:] - probs[..., :-1]) >= -margin).all(-1)
+
+
+def violations(probs: Sequence[float]) -> List[int]:
+    """Frame indices t whose probability is lower than frame t-1's."""
+    p = [float(v) for v in probs]
+    return [t for t in range(1, len(p)) if p[t] < p[t - 1]]
+
+
+def keep_rising(probs: Sequence[float]) -> List[int]:
+    """Longest non-decreasing subsequence that starts at frame 0 and ends at the last highest frame.
+
+    Frames below the start or above the end, and frames that break the order, are dropped; frame 0 (the
+    subject itself) is always kept.
+    """
+    p = [float(v) for v in probs]
+    end = max(range(len(p)), key=lambda t: (p[t], t))
+    if p[end] < p[0]:
+        return [0]
+    best_len = [0] * (end + 1)
+    parent = [-1] * (end + 1)
+    best_len[0] = 1
+    for t in range(1, end + 1):
+        if p[t] < p[0] or p[t] > p[end]:
+            continue
+        for s in range(t):
+            if best_len[s] and p[s] <= p[t] and best_len[s] + 1 > best_len[t]:
+                best_len[t], parent[t] = best_len[s] + 1, s
+    keep, t = [], end
+    while t != -1:
+        keep.append(t)
+        t = parent[t]
+    return keep[::-1]
+
+
+def schedule_targets(p_start: torch.Tensor, p_end: torch.Tensor, frames: int, schedule="linear") -> torch.Tensor:
+    """Target probabilities [N, T] from each path's start to its end probability.
+
+    ``schedule``: 'linear' (evenly spaced in probability), 'logodds' (evenly spaced in log-odds), or a
+    sequence of T fractions in [0, 1] rising from 0 to 1 (applied in probability).
+    """
+    n = p_start.shape[0]
+    if isinstance(schedule, str):
+        frac = torch.linspace(0, 1, frames, dtype=torch.float64)
+        if schedule == "linear":
+            out = p_start[:, None].double() + (p_end - p_start)[:, None].double() * frac
+        elif schedule == "logodds":
+            lo, hi = (torch.logit(p.double().clamp(1e-6, 1 - 1e-6)) for p in (p_start, p_end))
+            out = torch.sigmoid(lo[:, None] + (hi - lo)[:, None] * frac)
+        else:
+            raise ValueError(f"unknown schedule {schedule!r}: use 'linear', 'logodds' or T fractions")
+        return out.float().reshape(n, frames)
+    frac = torch.as_tensor([float(v) for v in schedule], dtype=torch.float64)
+    if frac.numel() != frames:
+        raise ValueError(f"the schedule has {frac.numel()} values for {frames} frames")
+    if (frac[1:] < frac[:-1]).any() or frac.min() < 0 or frac.max() > 1:
+        raise ValueError("a schedule must rise from 0 to 1 (non-decreasing fractions in [0, 1])")
+    return (p_start[:, None].double() + (p_end - p_start)[:, None].double() * frac).float()
+
+
+def _code_batch(context: LatentCode, rows: List[int], values: torch.Tensor) -> LatentCode:
+    """Codes ``values`` with the noise/class vectors of ``context`` rows, charged to those rows' paths."""
+    ctx = context.select(rows)
+    rows_t = torch.tensor(rows, dtype=torch.long)
+    owners = context.meta.get(OWNERS)
+    return LatentCode(context.space, values, ctx.noise, ctx.c, ctx.truncation_psi,
+                      {OWNERS: rows_t if owners is None else owners[rows_t]})
+
+
+def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor], anchor_probs: List[torch.Tensor],
+                targets: torch.Tensor, grid: int = 7, tol: Optional[float] = None
+                ) -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
+    """T frames per path on the polyline through its anchors, as close as possible to ``targets`` [N, T].
+
+    ``anchors[i]``: values [M_i, ...] with non-decreasing ``anchor_probs[i]`` [M_i]; ``context`` holds
+    each path's noise and class vectors. Frame 0 is the first anchor, frame T-1 the last. A slot whose
+    target no anchor meets within ``tol`` (default: a quarter of the target spacing) is searched on a grid
+    of ``grid`` points between its predecessor and the next anchor (one batched classifier pass per slot
+    for all paths). Returns (values [N, T, ...], probs [N, T] as measured during the search, searched
+    slots per path).
+    """
+    n, frames = targets.shape
+    device = anchors[0].device
+    out_values = [[None] * frames for _ in range(n)]
+    out_probs = torch.zeros(n, frames)
+    searched = [0] * n
+    # state per path: position along the polyline (anchor index + fraction), its values and probability
+    pos = [0.0] * n
+    cur_v = [a[0] for a in anchors]
+    cur_p = [float(p[0]) for p in anchor_probs]
+    for i in range(n):
+        out_values[i][0], out_probs[i, 0] = cur_v[i], cur_p[i]
+    for t in range(1, frames):
+        jobs = []  # (path, segment start values, start pos, anchor b, target)
+        for i in range(n):
+            a_probs, m = anchor_probs[i], len(anchor_probs[i])
+            last = m - 1
+            if t == frames - 1 or pos[i] >= last:  # the end frame (or the end was reached early)
+                cur_v[i], cur_p[i], pos[i] = anchors[i][last], float(a_probs[last]), float(last)
+                out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
+                continue
+            spacing = float(targets[i, -1] - targets[i, 0]) / max(frames - 1, 1)
+            tolerance = tol if tol is not None else 0.25 * abs(spacing)
+            q = min(max(float(targets[i, t]), cur_p[i]), float(a_probs[last]))
+            first = int(pos[i]) + 1  # next anchor strictly after the current position
+            b = next((k for k in range(first, m) if float(a_probs[k]) >= q), last)
+            a = b - 1
+            if a >= first and q - float(a_probs[a]) <= tolerance and float(a_probs[a]) >= cur_p[i]:
+                cur_v[i], cur_p[i], pos[i] = anchors[i][a], float(a_probs[a]), float(a)
+            elif float(a_probs[b]) - q <= tolerance:
+                cur_v[i], cur_p[i], pos[i] = anchors[i][b], float(a_probs[b]), float(b)
+            else:
+                if pos[i] > a:  # already on segment (a, b): search from here
+                    start_v, start_pos = cur_v[i], pos[i]
+                else:
+                    start_v, start_pos = anchors[i][a], float(a)
+                jobs.append((i, start_v, start_pos, b, q))
+                continue
+            out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
+        if jobs:
+            alphas = torch.linspace(0, 1, grid + 2, device=device)[1:-1]
+            values, owners = [], []
+            for i, start_v, _, b, _ in jobs:
+                end_v = anchors[i][b]
+                values.append(start_v.unsqueeze(0) + (end_v - start_v).unsqueeze(0)
+                              * alphas.reshape(-1, *[1] * start_v.dim()))
+                owners += [i] * grid
+            _, logits = probe.evaluate(_code_batch(context, owners, torch.cat(values)))
+            probs = probe.target_prob(logits).reshape(len(jobs), grid).cpu()
+            for j, (i, start_v, start_pos, b, q) in enumerate(jobs):
+                searched[i] += 1
+                p_b = float(anchor_probs[i][b])
+                best_k, best_gap = None, abs(p_b - q)
+                for k in range(grid):
+                    pk = float(probs[j, k])
+                    if cur_p[i] <= pk <= p_b and abs(pk - q) < best_gap:
+                        best_k, best_gap = k, abs(pk - q)
+                if best_k is None:
+                    cur_v[i], cur_p[i], pos[i] = anchors[i][b], p_b, float(b)
+                else:
+                    alpha = float(alphas[best_k])
+                    cur_v[i] = values[j][best_k]
+                    cur_p[i] = float(probs[j, best_k])
+                    pos[i] = start_pos + alpha * (b - start_pos)
+                    if pos[i] >= b:  # guard against rounding onto the anchor itself
+                        pos[i] = b - 1e-6
+                out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
+    stacked = torch.stack([torch.stack(row) for row in out_values])
+    return stacked, out_probs, searched
