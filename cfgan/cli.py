@@ -209,16 +209,18 @@ def _weights(text: str) -> dict:
 @main.command()
 @click.option("--generator", "-g", required=True, help="generator file, zoo:NAME or module:attr")
 @click.option("--classifier", "-c", required=True, help="classifier file, zoo:NAME or module:attr")
-@click.option("--class", "classes", multiple=True, help="class name or index to maximise, repeatable, or 'all'")
+@click.option("--class", "classes", multiple=True,
+              help="class name or index to maximise, repeatable, or 'all'")
 @click.option("--layer", default=None, help="classifier layer (module name) whose units --unit picks")
 @click.option("--unit", "units", multiple=True, type=click.IntRange(0),
               help="channel (mean activation) or neuron index of --layer, repeatable")
 @click.option("--space", default="w", show_default=True, type=click.Choice(["z", "w", "w+"]))
-@click.option("--restarts", default=16, show_default=True, type=click.IntRange(1), help="random starts per target")
+@click.option("--restarts", default=16, show_default=True, type=click.IntRange(1),
+              help="random starts per target")
 @click.option("--steps", default=200, show_default=True, type=click.IntRange(1))
 @click.option("--lr", default=0.05, show_default=True, type=float)
-@click.option("--score", default="logprob", show_default=True, type=click.Choice(["logprob", "logit", "prob"]),
-              help="what a class target maximises")
+@click.option("--score", default="logprob", show_default=True,
+              type=click.Choice(["logprob", "logit", "prob"]), help="what a class target maximises")
 @click.option("--prior", default=0.05, show_default=True, type=float,
               help="weight keeping codes in the generator's typical region")
 @click.option("--diversity", default=0.0, show_default=True, type=float, help="weight pushing restarts apart")
@@ -230,8 +232,8 @@ def _weights(text: str) -> dict:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @device_option
-def am(generator, classifier, classes, layer, units, space, restarts, steps, lr, score, prior, diversity, trunc,
-       clip, pixel, seed, out, device):
+def am(generator, classifier, classes, layer, units, space, restarts, steps, lr, score, prior, diversity,
+       trunc, clip, pixel, seed, out, device):
     """Activation maximisation: what the classifier thinks each class (or unit) looks like, as images on the
     generator's manifold. Writes per-target grids, panels, latents.pt and am.json into OUT."""
     from cfgan.am import run_am
@@ -248,9 +250,9 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
         with torch.no_grad():
             probe = G(G.sample_z(1, seed)) if G.c_dim == 0 else None
         targets = targets_from_options(clf, classes, layer, units, probe)
-        report = run_am(G, clf, targets, out, space=space, restarts=restarts, steps=steps, diversity=diversity,
-                        truncation_psi=trunc, pixel=pixel, seed=seed, progress=bar, log=click.echo, lr=lr,
-                        class_score=score, prior=prior, clip=clip)
+        report = run_am(G, clf, targets, out, space=space, restarts=restarts, steps=steps,
+                        diversity=diversity, truncation_psi=trunc, pixel=pixel, seed=seed, progress=bar,
+                        log=click.echo, lr=lr, class_score=score, prior=prior, clip=clip)
     except (ValueError, FileNotFoundError, ClassifierError) as err:
         _fail(err)
     finally:

@@ -14,9 +14,9 @@ from .result import AMResult
 from .terms import Diversity, PixelL1, PixelL2, TotalVariation, pairwise_group_distance
 
 __all__ = [
-    "AMResult", "ClassTarget", "Diversity", "PixelCode", "PixelL1", "PixelL2", "TargetScore", "TotalVariation",
-    "Unit", "all_classes", "demo_panel", "gaussian_blur", "latent_stats", "layer_names", "maximize",
-    "maximize_pixels", "pairwise_group_distance", "resolve_targets", "run_am", "truncated",
+    "AMResult", "ClassTarget", "Diversity", "PixelCode", "PixelL1", "PixelL2", "TargetScore",
+    "TotalVariation", "Unit", "all_classes", "demo_panel", "gaussian_blur", "latent_stats", "layer_names",
+    "maximize", "maximize_pixels", "pairwise_group_distance", "resolve_targets", "run_am", "truncated",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Activation maximisation through a generator: z* = argmax_z f(G(z)), so x* = G(z*) stays on the image manifold.
+"""Activation maximisation through a generator: z* = argmax_z f(G(z)), so x* = G(z*) stays on the manifold.
 
 Pixel-space maximisation finds adversarial textures; searching the generator's latent space instead (as
 in DGN-AM / "synthesizing preferred inputs") only visits images the generator can make, so the answer to
@@ -43,8 +43,8 @@ def check_classifier_for_am(classifier) -> None:
 
 @torch.no_grad()
 def latent_stats(G, space: str, n: int = 4096, seed: int = 20240, quantile: float = 0.001):
-    """(typical squared distance to the prior's centre, per-dimension low and high quantiles) of codes in
-    ``space``, measured on ``n`` samples: the scale of the prior term and the range ``clip`` keeps codes in."""
+    """(typical squared distance to the prior's centre, per-dimension low and high quantiles) of codes
+    in ``space``, measured on ``n`` samples: the scale of the prior term and the range ``clip`` keeps."""
     z = G.sample_z(n, seed)
     if space == "z":
         v = z
@@ -134,7 +134,8 @@ def maximize(
 
     def clip_codes():
         if clip:
-            code.values.data.copy_(torch.maximum(torch.minimum(code.values, hi.to(code.values)), lo.to(code.values)))
+            v = code.values.data
+            v.copy_(torch.maximum(torch.minimum(v, hi.to(v)), lo.to(v)))
 
     with frozen(G, classifier):
         result = optimize(code.parameters(noise=False), step_objective, steps, LRSchedule(lr, 0.05, 0.25),

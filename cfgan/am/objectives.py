@@ -231,7 +231,8 @@ def targets_from_options(classifier, classes: Sequence[str] = (), layer: Optiona
     if layer and not units:
         raise ValueError(f"--layer {layer} needs at least one --unit K (a channel or neuron index)")
     if not classes and not layer:
-        raise ValueError("nothing to maximise: give --class NAME|INDEX|all (repeatable) or --layer NAME --unit K")
+        raise ValueError("nothing to maximise: give --class NAME|INDEX|all (repeatable) "
+                         "or --layer NAME --unit K")
     chosen: List = []
     for item in classes:
         if str(item).strip().lower() == "all":

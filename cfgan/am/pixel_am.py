@@ -53,7 +53,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 def _image_shape(classifier, image_shape) -> Tuple[int, int, int]:
     if image_shape is None:
         if classifier.size is None or classifier.channels is None:
-            raise ValueError("image_shape=(C, H, W) is needed: the classifier declares no input size/channels")
+            raise ValueError("image_shape=(C, H, W) is needed: the classifier declares no input "
+                             "size/channels")
         image_shape = (classifier.channels, *classifier.size)
     shape = tuple(int(v) for v in image_shape)
     if len(shape) != 3 or min(shape) < 1:

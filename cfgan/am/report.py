@@ -99,7 +99,8 @@ def run_am(G, classifier, targets: Sequence, out: str, space: str = "w", restart
     log = log or (lambda message: None)
     os.makedirs(out, exist_ok=True)
     started = time.perf_counter()
-    report = {"format": "cfgan.am", "version": 1, "seed": seed, "generator_source": getattr(G, "source", None),
+    report = {"format": "cfgan.am", "version": 1, "seed": seed,
+              "generator_source": getattr(G, "source", None),
               "classifier": getattr(classifier, "name", None), "outputs": {}}
     gen = maximize(G, classifier, targets, space=space, restarts=restarts, steps=steps, diversity=diversity,
                    truncation_psi=truncation_psi, seed=seed, progress=progress, **options)
@@ -118,9 +119,10 @@ def run_am(G, classifier, targets: Sequence, out: str, space: str = "w", restart
     _write_json(os.path.join(out, "am.json"), report)
     log(f"generator AM: {_describe(gen)}")
     if pixel and not gen.interrupted:
-        pix = maximize_pixels(classifier, targets, (G.channels, G.resolution, G.resolution), restarts=restarts,
-                              steps=steps, diversity=diversity, seed=seed, progress=progress,
-                              class_score=options.get("class_score", "logprob"), **(pixel_options or {}))
+        shape = (G.channels, G.resolution, G.resolution)
+        pix = maximize_pixels(classifier, targets, shape, restarts=restarts, steps=steps, diversity=diversity,
+                              seed=seed, progress=progress, class_score=options.get("class_score", "logprob"),
+                              **(pixel_options or {}))
         report["pixel"] = result_record(pix)
         report["outputs"]["pixel_grids"] = save_grids(pix, os.path.join(out, "pixel"))
         report["outputs"]["pixel_panel"] = save_panel(pix, os.path.join(out, "pixel_panel.png"),
@@ -138,7 +140,8 @@ def _describe(result: AMResult) -> str:
     probs = [v["prob_mean"] for v in result.summary().values() if v.get("prob_mean") is not None]
     text = f"{len(result)} images in {result.seconds:.1f} s"
     if probs:
-        text += f"; mean target probability {sum(probs) / len(probs):.4f} (lowest class mean {min(probs):.4f})"
+        text += (f"; mean target probability {sum(probs) / len(probs):.4f} "
+                 f"(lowest class mean {min(probs):.4f})")
     return text + (" [interrupted]" if result.interrupted else "")
 
 

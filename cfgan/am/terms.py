@@ -22,8 +22,9 @@ class Diversity(LossTerm):
 
     name = "diversity"
 
-    def __init__(self, groups: torch.Tensor, features: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                 weight: float = 1.0, eps: float = 1e-8):
+    def __init__(self, groups: torch.Tensor,
+                 features: Optional[Callable[[torch.Tensor], torch.Tensor]] = None, weight: float = 1.0,
+                 eps: float = 1e-8):
         super().__init__(weight)
         self.groups = torch.as_tensor(groups, dtype=torch.long).cpu()
         self.features, self.eps = features, eps

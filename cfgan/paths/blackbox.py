@@ -117,7 +117,8 @@ def blackbox_paths(probe: Probe, start: LatentCode, frames: int, settings: Black
     score = EstimatedTargetScore(probe, settings.sigma * spread, settings.samples, settings.shared_layers,
                                  settings.seed)
     reserve = frames + max(frames - 2, 0) * settings.grid
-    climb_budget = settings.query_budget - reserve - 1  # - 1: optimize's closing evaluation of the codes
+    # 2 more: optimize's closing evaluation of the codes, and cross()'s check of the subject image
+    climb_budget = settings.query_budget - reserve - 2
     if climb_budget < score.queries_per_step + 1:
         raise ValueError(f"query budget {settings.query_budget} is too small: resampling {frames} frames "
                          f"reserves {reserve} queries and one step costs {score.queries_per_step}")

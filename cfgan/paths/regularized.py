@@ -44,6 +44,7 @@ class RegularizedSettings:
     lam_range: Tuple[float, float] = (1e-3, 1e2)
     search_rounds: int = 5  # bisection rounds after the first run at lam_range[0]
     search_steps: int = 40  # optimisation steps per search round
+    search_prob: Optional[float] = None  # an end frame "crosses" at this p_C (default: end_prob - 0.1, >= 0.5)
     grid: int = 7  # points per segment when repairing frames
 
 
@@ -56,6 +57,12 @@ def _identity_weights(settings: RegularizedSettings, spread: float) -> Dict[str,
 
 def _crossed(probe: Probe, logits: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(1) == probe.target).cpu()
+
+
+def _end_crossed(probe: Probe, logits: torch.Tensor, settings: RegularizedSettings) -> torch.Tensor:
+    """Search success: classified as the target and close to ``end_prob`` (the identity term pulls back)."""
+    level = settings.search_prob if settings.search_prob is not None else max(0.5, settings.end_prob - 0.1)
+    return probe.past(logits, level).cpu()
 
 
 def end_frames(probe: Probe, start: LatentCode, reference: torch.Tensor, lam: torch.Tensor,
@@ -95,10 +102,10 @@ def search_lambda(probe: Probe, start: LatentCode, reference: torch.Tensor, sett
         lam = torch.full((n,), float(settings.lam))
         values, logits, interrupted = end_frames(probe, start, reference, lam, settings, spread, all_paths,
                                                  progress)
-        return lam, values, logits, _crossed(probe, logits), interrupted, 1
+        return lam, values, logits, _end_crossed(probe, logits, settings), interrupted, 1
     lam = torch.full((n,), math.exp(lo_l))
     values, logits, interrupted = end_frames(probe, start, reference, lam, settings, spread, all_paths, progress)
-    ok = _crossed(probe, logits)
+    ok = _end_crossed(probe, logits, settings)
     lo, hi = torch.full((n,), lo_l), torch.full((n,), hi_l)
     rounds = 1
     for _ in range(settings.search_rounds):
@@ -108,7 +115,7 @@ def search_lambda(probe: Probe, start: LatentCode, reference: torch.Tensor, sett
         mid = (lo[live] + hi[live]) / 2
         v, lg, interrupted = end_frames(probe, start, reference, mid.exp(), settings, spread, live, progress)
         rounds += 1
-        good = _crossed(probe, lg)
+        good = _end_crossed(probe, lg, settings)
         lo[live] = torch.where(good, mid, lo[live])
         hi[live] = torch.where(good, hi[live], mid)
         keep = live[good]

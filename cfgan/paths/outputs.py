@@ -1,0 +1,146 @@
+"""Files for a path: frames (PNG), mp4, gif, filmstrip, probability plot, latents and a JSON report.
+
+Videos and the filmstrip are enlarged with nearest-neighbour sampling (small images stay crisp) and each
+video frame carries a bar under the image showing p(target): green once the frame is classified as the
+target, red before. matplotlib is imported lazily with the Agg backend (no display needed).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cfgan.data import make_grid, save_image, to_uint8
+
+from .result import PathResult
+
+
+def _enlarge(images: torch.Tensor, min_size: int, multiple: int = 1) -> torch.Tensor:
+    """Nearest-neighbour upscale [N, C, H, W] so the short side is >= ``min_size`` (sides a multiple)."""
+    h, w = images.shape[-2:]
+    factor = max(1, -(-min_size // min(h, w)))
+    while (h * factor) % multiple or (w * factor) % multiple:
+        factor += 1
+    return F.interpolate(images, scale_factor=factor, mode="nearest") if factor > 1 else images
+
+
+def video_frames(frames: torch.Tensor, probs: Sequence[float], is_target: Sequence[bool],
+                 min_size: int = 256) -> np.ndarray:
+    """uint8 RGB [T, H', W', 3]: enlarged frames with a probability bar (height a multiple of 16)."""
+    big = _enlarge(frames.float(), min_size, multiple=16)
+    rgb = to_uint8(big).numpy().transpose(0, 2, 3, 1)
+    if rgb.shape[-1] == 1:
+        rgb = np.repeat(rgb, 3, axis=-1)
+    t, h, w, _ = rgb.shape
+    bar = np.full((t, 16, w, 3), 40, dtype=np.uint8)
+    for k in range(t):
+        filled = int(round(float(probs[k]) * w))
+        bar[k, 3:13, :filled] = (60, 200, 90) if is_target[k] else (220, 70, 60)
+        bar[k, 3:13, w // 2 - 1:w // 2 + 1] = 255  # p = 0.5
+    return np.concatenate([rgb, bar], axis=1)
+
+
+def write_video(path: str, frames: np.ndarray, fps: float) -> str:
+    import imageio.v2 as imageio
+
+    writer = imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=16, ffmpeg_log_level="error")
+    try:
+        for frame in frames:
+            writer.append_data(frame)
+    finally:
+        writer.close()
+    return path
+
+
+def write_gif(path: str, frames: np.ndarray, fps: float) -> str:
+    import imageio.v3 as iio
+
+    iio.imwrite(path, frames, extension=".gif", duration=int(round(1000 / fps)), loop=0)
+    return path
+
+
+def plot_probs(path: str, result: PathResult, i: int) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    report = result.path_report(i)
+    x = list(range(result.num_frames))
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=120)
+    ax.plot(x, report["probs"], "o-", color="tab:green", label=f"p({report['target_name']})")
+    if report["source_probs"] is not None:
+        ax.plot(x, report["source_probs"], "s--", color="tab:red", alpha=0.7, label=f"p({report['source_name']})")
+    ax.axhline(0.5, color="gray", lw=0.8, ls=":")
+    if report["crossing_index"] is not None:
+        ax.axvline(report["crossing_index"] - 0.5, color="black", lw=0.8, ls="--", label="decision changes")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("probability")
+    ax.set_ylim(-0.02, 1.02)
+    status = ("monotone" if report["monotone"] else "NOT monotone") + (", crossed" if report["crossed"]
+                                                                         else ", did not cross")
+    ax.set_title(f"{result.method}: {status}", fontsize=9)
+    ax.legend(fontsize=7, loc="center left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_path(result: PathResult, i: int, folder: str, G=None, fps: float = 6.0, extra: Optional[dict] = None
+               ) -> Dict[str, str]:
+    """Write path ``i`` of ``result`` into ``folder``; returns the written files by kind."""
+    from inversion import save_latents
+
+    os.makedirs(os.path.join(folder, "frames"), exist_ok=True)
+    frames = result.frames[i]
+    files: Dict[str, str] = {}
+    for t, img in enumerate(frames):
+        save_image(img, os.path.join(folder, "frames", f"frame_{t:03d}.png"))
+    files["frames"] = os.path.join(folder, "frames")
+    strip = make_grid(_enlarge(frames, 96), nrow=frames.shape[0], padding=4)
+    files["filmstrip"] = str(save_image(strip, os.path.join(folder, "filmstrip.png")))
+    report = result.path_report(i)
+    is_target = [p == result.target for p in report["predicted"]]
+    vframes = video_frames(frames, report["probs"], is_target)
+    files["mp4"] = write_video(os.path.join(folder, "path.mp4"), vframes, fps)
+    files["gif"] = write_gif(os.path.join(folder, "path.gif"), vframes, fps)
+    files["plot"] = plot_probs(os.path.join(folder, "probs.png"), result, i)
+    files["latents"] = save_latents(os.path.join(folder, "latents.pt"), result.path_code(i), G,
+                                    metrics={"probs": report["probs"]}, settings=result.settings,
+                                    extra={"path_index": i})
+    payload = dict(report, method=result.method, frames=result.num_frames, settings=result.settings,
+                   seed=result.settings.get("seed"), timings=result.timings, batch_size=len(result),
+                   interrupted=result.interrupted, files={k: os.path.relpath(v, folder) for k, v in files.items()},
+                   **(extra or {}))
+    path = os.path.join(folder, "report.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2, default=_json_default)
+    os.replace(tmp, path)
+    files["report"] = path
+    return files
+
+
+def write_paths(result: PathResult, out: str, names: Optional[List[str]] = None, G=None, fps: float = 6.0,
+                extras: Optional[List[dict]] = None) -> List[Dict[str, str]]:
+    """Write every path of ``result`` into ``out/<name>/``."""
+    names = names or [f"path{i:03d}" for i in range(len(result))]
+    if len(names) != len(result):
+        raise ValueError(f"{len(names)} names for {len(result)} paths")
+    return [write_path(result, i, os.path.join(out, name), G, fps, None if extras is None else extras[i])
+            for i, name in enumerate(names)]
+
+
+def _json_default(value):
+    if torch.is_tensor(value):
+        return value.tolist()
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
