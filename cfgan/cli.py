@@ -228,12 +228,15 @@ def _weights(text: str) -> dict:
               help="truncation psi applied when rendering")
 @click.option("--clip/--no-clip", default=False, show_default=True,
               help="keep codes within the range seen on random samples")
+@click.option("--init", default="random", show_default=True, type=click.Choice(["random", "best-of-k"]),
+              help="start from random codes, or from each target's best of --k random samples")
+@click.option("--k", default=256, show_default=True, type=click.IntRange(1), help="candidates for best-of-k")
 @click.option("--pixel", is_flag=True, help="also run pixel-space AM (the classic baseline) for comparison")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @device_option
 def am(generator, classifier, classes, layer, units, space, restarts, steps, lr, score, prior, diversity,
-       trunc, clip, pixel, seed, out, device):
+       trunc, clip, init, k, pixel, seed, out, device):
     """Activation maximisation: what the classifier thinks each class (or unit) looks like, as images on the
     generator's manifold. Writes per-target grids, panels, latents.pt and am.json into OUT."""
     from cfgan.am import run_am
@@ -252,7 +255,7 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
         targets = targets_from_options(clf, classes, layer, units, probe)
         report = run_am(G, clf, targets, out, space=space, restarts=restarts, steps=steps,
                         diversity=diversity, truncation_psi=trunc, pixel=pixel, seed=seed, progress=bar,
-                        log=click.echo, lr=lr, class_score=score, prior=prior, clip=clip)
+                        log=click.echo, lr=lr, class_score=score, prior=prior, clip=clip, init=init, k=k)
     except (ValueError, FileNotFoundError, ClassifierError) as err:
         _fail(err)
     finally:
@@ -264,6 +267,86 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
     if report.get("interrupted"):
         click.echo("interrupted: wrote the results reached so far")
     click.echo(f"results in {os.path.abspath(out)} (panel: generator_panel.png, report: am.json)")
+
+
+@main.command(name="cross")
+@click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--seed", "subject_seeds", default=None, help="start from generated seeds instead: 5, 0-7 or 1,5,9")
+@click.option("--latents", default=None, type=click.Path(dir_okay=False),
+              help="start from a latent file written by `cfgan invert` instead of images")
+@click.option("--generator", "-g", required=True, help="generator file, zoo:NAME or module:attr")
+@click.option("--classifier", "-c", required=True, help="classifier file, zoo:NAME or module:attr")
+@click.option("--target", required=True, help="class to cross into (name or index)")
+@click.option("--source", default=None, help="class the subjects start in (name or index), for the report")
+@click.option("--frames", default=16, show_default=True, type=click.IntRange(2))
+@click.option("--method", default="regularized", show_default=True,
+              type=click.Choice(["ascent", "regularized", "blackbox"]))
+@click.option("--space", default="w+", show_default=True, type=click.Choice(["z", "w", "w+"]))
+@click.option("--end-prob", default=0.9, show_default=True, type=click.FloatRange(0.5, 1, max_open=True),
+              help="how far past the boundary a path ends (probability of the target)")
+@click.option("--lambda", "lam", default=None, type=click.FloatRange(0, min_open=True),
+              help="identity weight (regularized); default: the largest that still crosses, searched")
+@click.option("--identity", default=None, help="regularized identity terms, e.g. latent=1,pixel=1 (also lpips)")
+@click.option("--steps", default=None, type=click.IntRange(1), help="optimisation steps (method default)")
+@click.option("--lr", default=None, type=click.FloatRange(0, min_open=True),
+              help="step size in units of the code spread (method default)")
+@click.option("--query-budget", default=None, type=click.IntRange(1),
+              help="blackbox: classifier queries per path (default 2000)")
+@click.option("--invert-steps", default=300, show_default=True, type=click.IntRange(1))
+@click.option("--batch", default=16, show_default=True, type=click.IntRange(1), help="paths optimised at once")
+@click.option("--random-seed", default=0, show_default=True, type=int, help="seed of inversion and blackbox noise")
+@click.option("--lpips/--no-lpips", default=True, show_default=True, help="report LPIPS identity distances")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@device_option
+def cross_command(images, subject_seeds, latents, generator, classifier, target, source, frames, method, space,
+                  end_prob, lam, identity, steps, lr, query_budget, invert_steps, batch, random_seed, lpips, out,
+                  device):
+    """Decision-crossing paths: frames along which the classifier's probability of TARGET rises
+    monotonically across its decision boundary while the subject stays itself. Starts from IMAGES (inverted
+    first), --seed or --latents; writes frames, path.mp4/gif, filmstrip, plot, latents and report.json per
+    path into OUT/<name>/ and OUT/summary.json."""
+    from cfgan.classifiers import ClassifierError
+    from cfgan.cross import cross_files
+
+    options = {"end_prob": end_prob}
+    for name, value, methods in (("steps", steps, None), ("lr", lr, None), ("lam", lam, ("regularized",)),
+                                 ("query_budget", query_budget, ("blackbox",))):
+        if value is None:
+            continue
+        if methods and method not in methods:
+            flag = {"lam": "--lambda", "query_budget": "--query-budget"}[name]
+            raise click.BadParameter(f"{flag} applies to --method {'/'.join(methods)} only", param_hint=flag)
+        options[name] = value
+    if identity is not None:
+        if method != "regularized":
+            raise click.BadParameter("--identity applies to --method regularized only", param_hint="--identity")
+        weights = {}
+        for part in identity.split(","):
+            name, _, value = part.strip().partition("=")
+            try:
+                weights[name.strip()] = float(value) if value else 1.0
+            except ValueError:
+                raise click.BadParameter(f"{part!r} is not NAME=WEIGHT", param_hint="--identity") from None
+        options["identity"] = weights
+    seeds = _seeds(subject_seeds) if subject_seeds is not None else []
+    if latents is not None and not os.path.isfile(latents):
+        _fail(FileNotFoundError(f"latent file not found: {latents}"))
+    device = _device(device)
+    G = _load_generator(generator, device)
+    clf = _load_classifier(classifier, device)
+    bar = Progress("cross")
+    try:
+        report = cross_files(G, clf, out, target, source, images=list(images), seeds=seeds, latents=latents,
+                             method=method, frames=frames, space=space, batch=batch, seed=random_seed,
+                             invert_steps=invert_steps, lpips=lpips, progress=bar, **options)
+    except (ValueError, FileNotFoundError, ClassifierError) as err:
+        _fail(err)
+    finally:
+        bar.close()
+    click.echo(f"{report['crossed']}/{report['paths']} paths crossed, {report['monotone']} monotone "
+               f"({method}, {frames} frames); results in {os.path.abspath(out)}")
+    if report["interrupted"]:
+        click.echo("interrupted: wrote the paths finished so far")
 
 
 @main.command()

@@ -212,3 +212,15 @@ def test_targets_from_command_line_options(clf):
         targets_from_options(clf, [], None, [1])
     with pytest.raises(ValueError, match="nothing to maximise"):
         targets_from_options(clf, [], None, [])
+
+
+def test_best_of_k_starts_from_the_best_candidates(G, clf):
+    random_start = maximize(G, clf, ["ant", "cat"], restarts=2, steps=0, seed=1)
+    best = maximize(G, clf, ["ant", "cat"], restarts=2, steps=0, seed=1, init="best-of-k", k=32)
+    pool = maximize(G, clf, ["ant", "cat"], restarts=32, steps=0, seed=1)  # the same 32 candidates
+    for t in range(2):
+        top2 = pool.score[pool.rows(t)].topk(2).values
+        torch.testing.assert_close(best.score[best.rows(t)], top2, atol=1e-5, rtol=1e-5)
+    assert float(best.score.mean()) > float(random_start.score.mean())
+    with pytest.raises(ValueError, match="k >= restarts"):
+        maximize(G, clf, ["ant"], restarts=4, steps=0, init="best-of-k", k=2)

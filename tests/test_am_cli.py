@@ -66,12 +66,13 @@ def test_am_all_classes_and_units(models, tmp_path):
     gen, clf = models
     out = tmp_path / "all"
     result = run(["am", "-g", gen, "-c", clf, "--class", "all", "--layer", "trunk.3", "--unit", "0",
-                  "--unit", "5", "--restarts", "1", "--steps", "2", "--space", "w+", "--out", str(out),
-                  "--device", "cpu"])
+                  "--unit", "5", "--restarts", "1", "--steps", "2", "--space", "w+", "--init", "best-of-k",
+                  "--k", "4", "--out", str(out), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "am.json").read_text())
     assert list(report["generator"]["summary"]) == FASHION_MNIST_CLASSES + ["trunk.3[0]", "trunk.3[5]"]
     assert (out / "generator" / "unit-trunk-3-5.png").is_file()
+    assert report["generator"]["settings"]["init"] == "best-of-k"
     assert not os.path.exists(out / "pixel_panel.png")
 
 
@@ -89,3 +90,21 @@ def test_am_bad_targets_fail_clearly(models, tmp_path, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_interrupted_run_keeps_what_it_reached(models, tmp_path):
+    from cfgan.am import run_am
+    from cfgan.classifiers import load_classifier
+
+    gen, clf = models
+    G, C = generators.load(gen), load_classifier(clf)
+
+    def interrupt(step, total, info):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    report = run_am(G, C, ["Bag"], str(tmp_path), restarts=2, steps=50, pixel=True, progress=interrupt)
+    assert report["interrupted"] is True and "pixel" not in report
+    saved = json.loads((tmp_path / "am.json").read_text())
+    assert saved["interrupted"] is True and len(saved["generator"]["images"]) == 2
+    assert (tmp_path / "generator_panel.png").is_file() and (tmp_path / "latents.pt").is_file()

@@ -67,6 +67,20 @@ def truncated(code: LatentCode, G, psi: float) -> LatentCode:
     return LatentCode(code.space, w_avg + psi * (code.values - w_avg), code.noise, code.c, 1.0)
 
 
+@torch.no_grad()
+def best_of_k(G, score_fn: TargetScore, restarts: int, k: int, seed: int, truncation_psi: float,
+              noise_mode: str, batch: int = 64) -> torch.Tensor:
+    """z [T * restarts, z_dim]: per target, the ``restarts`` best of ``k`` random codes (forward only)."""
+    pool = G.sample_z(k, seed)
+    scores = []
+    for start in range(0, k, batch):
+        z = pool[start:start + batch]
+        code = truncated(LatentCode.from_z(G, z, "w" if "w" in G.spaces else "z"), G, truncation_psi)
+        scores.append(score_fn.matrix(code.render(G, noise_mode=noise_mode)).cpu())
+    best = torch.cat(scores).topk(restarts, dim=0).indices  # [restarts, T]
+    return pool[best.t().reshape(-1).to(pool.device)]
+
+
 def maximize(
     G,
     classifier,
@@ -81,6 +95,8 @@ def maximize(
     diversity_features: bool = False,
     truncation_psi: float = 1.0,
     clip: bool = False,
+    init: str = "random",
+    k: int = 256,
     noise_mode: str = "const",
     seed: int = 0,
     progress: Optional[Callable[[int, int, dict], None]] = None,
@@ -98,6 +114,9 @@ def maximize(
             features with ``diversity_features``).
         truncation_psi: render ``w_avg + psi (w - w_avg)`` (psi < 1 trades variety for typicality).
         clip: keep every code dimension within the range observed on random samples (DGN-AM style).
+        init: 'random' (restart r of every target starts from the same random code) or 'best-of-k'
+            (each target starts from its ``restarts`` best-scoring codes among ``k`` random samples: far
+            fewer steps are then needed, at the cost of ``k`` forward passes).
     """
     space = check_space(G, space)
     check_classifier_for_am(classifier)
@@ -108,15 +127,22 @@ def maximize(
         raise ValueError(f"need restarts >= 1 and steps >= 0, got restarts={restarts}, steps={steps}")
     if not 0 < truncation_psi <= 1:
         raise ValueError(f"truncation_psi must be in (0, 1], got {truncation_psi}")
+    if init not in ("random", "best-of-k"):
+        raise ValueError(f"init must be 'random' or 'best-of-k', got {init!r}")
+    if init == "best-of-k" and k < restarts:
+        raise ValueError(f"best-of-k init needs k >= restarts, got k={k} for {restarts} restarts")
     targets = resolve_targets(classifier, targets)
     assignment = assignment_for(len(targets), restarts)
     n = len(assignment)
     start = time.perf_counter()
 
     typical, lo, hi = latent_stats(G, space)
-    z = G.sample_z(restarts, seed).repeat(len(targets), 1)
-    code = LatentCode.from_z(G, z, space)
     score_fn = TargetScore(classifier, targets, assignment, class_score)
+    if init == "random":
+        z = G.sample_z(restarts, seed).repeat(len(targets), 1)
+    else:
+        z = best_of_k(G, score_fn, restarts, k, seed, truncation_psi, noise_mode)
+    code = LatentCode.from_z(G, z, space)
     terms = [Score(score_fn, name="score")]
     if prior:
         terms.append(LatentPrior(None if space == "z" else G.w_avg, weight=prior / typical))
@@ -147,7 +173,8 @@ def maximize(
     settings = dict(method="generator", space=space, restarts=restarts, steps=steps, lr=lr,
                     class_score=class_score, prior=prior, prior_scale=1.0 / typical, diversity=diversity,
                     diversity_space="features" if diversity_features else "image",
-                    truncation_psi=truncation_psi, clip=clip, noise_mode=noise_mode, seed=seed,
+                    truncation_psi=truncation_psi, clip=clip, init=init, k=k if init == "best-of-k" else None,
+                    noise_mode=noise_mode, seed=seed,
                     targets=[t.label for t in targets], num_images=n)
     return AMResult("generator", targets, assignment, images.detach().cpu(), -result.terms["score"].cpu(),
                     initial.get("score", -result.terms["score"]).cpu(), probs.detach().float().cpu(), final,

@@ -161,28 +161,38 @@ class TargetScore:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[0] != len(self.assignment):
             raise ValueError(f"TargetScore was built for {len(self.assignment)} items, got {images.shape[0]}")
+        class_values, outputs = self._evaluate(images)
+        score = torch.zeros(images.shape[0], device=class_values.device, dtype=class_values.dtype)
+        for t_index, target in enumerate(self.targets):
+            rows = (self.assignment == t_index).nonzero().flatten().to(class_values.device)
+            if rows.numel() == 0:
+                continue
+            score = score.index_put((rows,), self._target_values(target, class_values, outputs, rows))
+        return score
+
+    def matrix(self, images: torch.Tensor) -> torch.Tensor:
+        """Every image scored for every target: [M, T] (used to pick good starting points)."""
+        class_values, outputs = self._evaluate(images)
+        rows = torch.arange(images.shape[0], device=class_values.device)
+        return torch.stack([self._target_values(t, class_values, outputs, rows) for t in self.targets], 1)
+
+    def _evaluate(self, images: torch.Tensor):
         with _Capture(self.classifier, self.layers) as cap:
             logits = self.classifier(images)
         self.last_logits = logits.detach()
         if not self._checked:
             self._check_units(cap.outputs)
         if self.class_score == "logprob":
-            class_values = logits.log_softmax(1)
-        elif self.class_score == "prob":
-            class_values = logits.softmax(1)
-        else:
-            class_values = logits
-        score = torch.zeros(images.shape[0], device=logits.device, dtype=logits.dtype)
-        for t_index, target in enumerate(self.targets):
-            rows = (self.assignment == t_index).nonzero().flatten().to(logits.device)
-            if rows.numel() == 0:
-                continue
-            if isinstance(target, ClassTarget):
-                values = class_values[rows, target.index]
-            else:
-                values = unit_value(cap.outputs[target.layer][rows], target).to(logits.dtype)
-            score = score.index_put((rows,), values)
-        return score
+            return logits.log_softmax(1), cap.outputs
+        if self.class_score == "prob":
+            return logits.softmax(1), cap.outputs
+        return logits, cap.outputs
+
+    @staticmethod
+    def _target_values(target: Target, class_values, outputs, rows) -> torch.Tensor:
+        if isinstance(target, ClassTarget):
+            return class_values[rows, target.index]
+        return unit_value(outputs[target.layer][rows], target).to(class_values.dtype)
 
     def _check_units(self, outputs: Dict[str, torch.Tensor]) -> None:
         for target in self.targets:

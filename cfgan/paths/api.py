@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import torch
 
@@ -50,16 +50,26 @@ def _start_code(G, start, space: str, seed: int, invert_steps: int, invert_losse
                     f"of seeds; got {type(start).__name__}")
 
 
+def _classes(classifier, value, n: int, what: str) -> List[int]:
+    """One class index per path from a class (index or name) or a sequence of N of them."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{what} lists {len(value)} classes for {n} paths")
+        return [classifier.class_index(v) for v in value]
+    return [classifier.class_index(value)] * n
+
+
 def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], target, source=None,
           method: str = "regularized", frames: int = 16, space: str = "w+", seed: int = 0,
-          invert_steps: int = 300, invert_losses: Optional[dict] = None, lpips: bool = True,
-          lpips_net: str = "vgg", progress: Optional[Callable] = None, **options) -> PathResult:
+          reference: Optional[torch.Tensor] = None, invert_steps: int = 300, invert_losses: Optional[dict] = None,
+          lpips: bool = True, lpips_net: str = "vgg", progress: Optional[Callable] = None, **options) -> PathResult:
     """Decision-crossing paths from ``start`` to class ``target`` of ``classifier``, in a batch.
 
     ``start``: a ``LatentCode`` of N items (any space; moved to ``space``), images [N, C, H, W] in [-1, 1]
-    (projected into ``space`` first; then identity is measured against these images) or a list of seeds.
-    ``target``/``source``: class index or name. ``method``: 'ascent', 'regularized' or 'blackbox';
-    ``options`` are that method's settings (``AscentSettings``, ``RegularizedSettings``,
+    (projected into ``space`` first; identity is then measured against these images) or a list of seeds.
+    ``reference``: the subject images of LatentCode/seed starts (default: the start codes' renders).
+    ``target``/``source``: a class index or name, or one per path. ``method``: 'ascent', 'regularized' or
+    'blackbox'; ``options`` are that method's settings (``AscentSettings``, ``RegularizedSettings``,
     ``BlackboxSettings``), e.g. ``lam=``, ``steps=``, ``query_budget=``. Every reported number comes from
     one final evaluation of the returned frames.
     """
@@ -74,27 +84,34 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     if method != "blackbox" and not classifier.has_gradients:
         raise ValueError(f"classifier {classifier.name} has no gradients (a plain numpy callable): "
                          "use method='blackbox'")
-    target_i = classifier.class_index(target)
-    source_i = None if source is None else classifier.class_index(source)
-    if source_i == target_i:
-        raise ValueError(f"source and target are the same class ({classifier.class_name(target_i)})")
     t0 = time.perf_counter()
-    code, reference, projection = _start_code(G, start, space, seed, invert_steps, invert_losses, progress)
+    code, images, projection = _start_code(G, start, space, seed, invert_steps, invert_losses, progress)
     t_invert = time.perf_counter() - t0
     n = len(code)
-    probe = Probe(G, classifier, target_i, source_i, n)
-    code = with_owners(code.detach(), torch.arange(n))
+    targets = _classes(classifier, target, n, "target")
+    sources = None if source is None else _classes(classifier, source, n, "source")
+    if sources is not None and any(a == b for a, b in zip(targets, sources)):
+        raise ValueError("source and target must be different classes")
+    if images is None and reference is not None:
+        from inversion.project import check_images
+
+        images = check_images(G, reference, "reference images")
+        if images.shape[0] != n:
+            raise ValueError(f"{images.shape[0]} reference images for {n} start codes")
+    probe = Probe(G, classifier, torch.tensor(targets), None if sources is None else torch.tensor(sources))
+    paths = torch.arange(n)
+    code = with_owners(code.detach(), paths)
     reference_probs = reference_pred = None
     with torch.no_grad():
-        if reference is None:
-            reference = probe.render(code).detach()
+        if images is None:
+            images = probe.render(code).detach()
         else:
-            ref_logits = probe.logits(reference, torch.arange(n))
-            reference_probs = probe.target_prob(ref_logits).cpu()
+            ref_logits = probe.logits(images, paths)
+            reference_probs = probe.target_prob(ref_logits, paths).cpu()
             reference_pred = ref_logits.argmax(1).cpu()
     k = classifier.num_classes
-    if k is not None and (target_i >= k or (source_i is not None and source_i >= k)):
-        raise ValueError(f"class index {max(target_i, source_i or 0)} is out of range for a classifier with "
+    if k is not None and max(targets + (sources or [])) >= k:
+        raise ValueError(f"class index {max(targets + (sources or []))} is out of range for a classifier with "
                          f"{k} classes")
 
     if method == "ascent":
@@ -102,15 +119,15 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     elif method == "blackbox":
         values, info = blackbox_paths(probe, code, frames, settings, progress=progress)
     else:
-        values, info = regularized_paths(probe, code, reference, frames, settings, progress=progress)
+        values, info = regularized_paths(probe, code, images, frames, settings, progress=progress)
     t1 = time.perf_counter()
     timings = {"invert": t_invert, **info["timings"]}
-    run_settings = dict(info["settings"], method=method, frames=frames, space=space, seed=seed, target=target_i,
-                        source=source_i)
+    run_settings = dict(info["settings"], method=method, frames=frames, space=space, seed=seed, targets=targets,
+                        sources=sources)
     if projection is not None:
         run_settings["inversion"] = {k: v for k, v in projection.items() if k != "metrics"}
     repaired = info.get("repaired", torch.zeros(n, dtype=torch.bool))
-    result = finalize(probe, method, code, values, reference, run_settings, timings, repaired,
+    result = finalize(probe, method, code, values, images, run_settings, timings, repaired,
                       lam=info.get("lam"), interrupted=info["interrupted"], lpips=lpips, lpips_net=lpips_net)
     result.timings["finalize"] = time.perf_counter() - t1
     result.timings["total"] = time.perf_counter() - t_begin
@@ -120,4 +137,14 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     for key in ("queries_at_end_prob", "reached_end_prob", "end_frame_crossed", "recorded_steps"):
         if key in info:
             result.settings[key] = info[key]
+    if sources is not None:
+        for i in range(n):
+            first = int(result.predicted[i, 0])
+            if first != sources[i]:
+                result.notes[i].append(f"the start frame is classified as {classifier.class_name(first)}, not "
+                                       f"the source {classifier.class_name(sources[i])}")
+            if reference_pred is not None and int(reference_pred[i]) != sources[i]:
+                result.notes[i].append(f"the subject image is classified as "
+                                       f"{classifier.class_name(int(reference_pred[i]))}, not the source "
+                                       f"{classifier.class_name(sources[i])}")
     return result

@@ -77,8 +77,8 @@ def climb(probe: Probe, start: LatentCode, score: LossTerm, steps: int, lr: floa
             images = probe.render(view)
         sub_loss, sub_terms = objective(Rendered(images, None, view))
         logits = score.last_logits
-        p = probe.target_prob(logits).cpu()
-        now_past = probe.past(logits, end_prob).cpu()
+        p = probe.target_prob(logits, idx).cpu()
+        now_past = probe.past(logits, idx, end_prob).cpu()
         for j, i in enumerate(view_idx):
             if float(p[j]) > float(best[i]):
                 best[i] = p[j]
@@ -146,5 +146,6 @@ def ascent_paths(probe: Probe, start: LatentCode, frames: int, settings: AscentS
     info = dict(timings={"climb": t1 - t0, "resample": t2 - t1}, steps_run=trace.steps_run,
                 interrupted=trace.interrupted, reached_end_prob=trace.past.tolist(),
                 recorded_steps=[len(p) for p in trace.probs], resampled_slots=searched,
-                queries_at_end_prob=trace.queries_at_past, settings=dict(asdict(settings), lr_absolute=settings.lr * spread))
+                queries_at_end_prob=trace.queries_at_past,
+                settings=dict(asdict(settings), lr_absolute=settings.lr * spread))
     return values, info

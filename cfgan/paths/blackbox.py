@@ -17,7 +17,7 @@ import torch
 from inversion import LatentCode, LossTerm, Rendered
 
 from .ascent import AscentSettings, ascent_paths, code_spread
-from .probe import OWNERS, Probe, owners_of, target_log_odds
+from .probe import OWNERS, Probe, owners_of
 
 
 @dataclass
@@ -62,7 +62,7 @@ class EstimatedTargetScore(LossTerm):
         if sigma <= 0:
             raise ValueError(f"sigma must be positive, got {sigma}")
         self.probe, self.sigma, self.samples, self.shared = probe, float(sigma), int(samples), shared_layers
-        n = probe.queries.numel()
+        n = probe.targets.numel()
         self.generators = [torch.Generator().manual_seed(int(seed) + i) for i in range(n)]
         self.last_logits: Optional[torch.Tensor] = None
 
@@ -75,7 +75,7 @@ class EstimatedTargetScore(LossTerm):
         with torch.no_grad():
             logits = self.probe.logits(r.images.detach(), owners)
         self.last_logits = logits
-        value = -target_log_odds(logits, self.probe.target)
+        value = -self.probe.log_odds(logits, owners)
         if not (torch.is_grad_enabled() and r.code.values.requires_grad):
             return value
         return _WithGradient.apply(r.code.values, value, -self.estimate(r.code))
@@ -101,7 +101,7 @@ class EstimatedTargetScore(LossTerm):
         batch = LatentCode(code.space, points.reshape(n * 2 * q, *code.values.shape[1:]), ctx.noise, ctx.c,
                            code.truncation_psi, {OWNERS: rep})
         _, logits = self.probe.evaluate(batch)
-        f = target_log_odds(logits, self.probe.target).reshape(n, 2, q)
+        f = self.probe.log_odds(logits, rep).reshape(n, 2, q)
         diff = (f[:, 0] - f[:, 1]).reshape(n, q, *[1] * (u.dim() - 2))
         return (diff * u).mean(1) / (2 * self.sigma)
 

@@ -154,9 +154,10 @@ def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor], 
                 values.append(start_v.unsqueeze(0) + (end_v - start_v).unsqueeze(0)
                               * alphas.reshape(-1, *[1] * start_v.dim()))
                 owners += [i] * grid
-            _, logits = probe.evaluate(_code_batch(context, owners, torch.cat(values)))
-            probs = probe.target_prob(logits).reshape(len(jobs), grid).cpu()
-            for j, (i, start_v, start_pos, b, q) in enumerate(jobs):
+            batch = _code_batch(context, owners, torch.cat(values))
+            _, logits = probe.evaluate(batch)
+            probs = probe.target_prob(logits, batch.meta[OWNERS]).reshape(len(jobs), grid).cpu()
+            for j, (i, _, start_pos, b, q) in enumerate(jobs):
                 searched[i] += 1
                 p_b = float(anchor_probs[i][b])
                 best_k, best_gap = None, abs(p_b - q)

@@ -105,7 +105,7 @@ def write_path(result: PathResult, i: int, folder: str, G=None, fps: float = 6.0
     strip = make_grid(_enlarge(frames, 96), nrow=frames.shape[0], padding=4)
     files["filmstrip"] = str(save_image(strip, os.path.join(folder, "filmstrip.png")))
     report = result.path_report(i)
-    is_target = [p == result.target for p in report["predicted"]]
+    is_target = [p == report["target"] for p in report["predicted"]]
     vframes = video_frames(frames, report["probs"], is_target)
     files["mp4"] = write_video(os.path.join(folder, "path.mp4"), vframes, fps)
     files["gif"] = write_gif(os.path.join(folder, "path.gif"), vframes, fps)

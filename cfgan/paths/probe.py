@@ -15,15 +15,15 @@ from inversion import LatentCode
 OWNERS = "owners"  # key in LatentCode.meta: path index of each batch item (LongTensor [n])
 
 
-def target_log_odds(logits: torch.Tensor, target: int) -> torch.Tensor:
-    """log(p_C / (1 - p_C)) per row, computed stably from class logits [n, K].
+def target_log_odds(logits: torch.Tensor, target) -> torch.Tensor:
+    """log(p_C / (1 - p_C)) per row, computed stably from class logits [n, K]; ``target`` int or [n].
 
     Paths optimise the log-odds rather than p_C itself: p_C's gradient vanishes far from the boundary
     (p_C ~ 1e-4 for a confidently classified start), the log-odds' gradient does not.
     """
-    others = logits.clone()
-    others[:, target] = float("-inf")
-    return logits[:, target] - torch.logsumexp(others, dim=1)
+    index = torch.as_tensor(target, device=logits.device).long().reshape(-1, 1).expand(logits.shape[0], 1)
+    others = logits.scatter(1, index, float("-inf"))
+    return logits.gather(1, index)[:, 0] - torch.logsumexp(others, dim=1)
 
 
 def log_odds_of(p: torch.Tensor) -> torch.Tensor:
@@ -45,17 +45,19 @@ def with_owners(code: LatentCode, owners: torch.Tensor) -> LatentCode:
 
 
 class Probe:
-    """Renders and classifies for ``n_paths`` paths and counts both per path.
+    """Renders and classifies for N paths and counts both per path.
 
-    ``target``/``source`` are class indices. Classifier queries are counted per image classified;
-    generator evaluations per image rendered (with or without a backward pass).
+    ``targets``/``sources``: class index per path ([N]; None for no source). Classifier queries are counted
+    per image classified; generator evaluations per image rendered (with or without a backward pass).
     """
 
-    def __init__(self, G, classifier, target: int, source: Optional[int], n_paths: int):
+    def __init__(self, G, classifier, targets: torch.Tensor, sources: Optional[torch.Tensor] = None):
         self.G, self.classifier = G, classifier
-        self.target, self.source = int(target), None if source is None else int(source)
-        self.gen_evals = torch.zeros(n_paths, dtype=torch.long)
-        self.queries = torch.zeros(n_paths, dtype=torch.long)
+        self.targets = torch.as_tensor(targets).long().reshape(-1).cpu()
+        self.sources = None if sources is None else torch.as_tensor(sources).long().reshape(-1).cpu()
+        n = self.targets.numel()
+        self.gen_evals = torch.zeros(n, dtype=torch.long)
+        self.queries = torch.zeros(n, dtype=torch.long)
 
     def _charge(self, counter: torch.Tensor, owners: torch.Tensor) -> None:
         counter += torch.bincount(owners, minlength=counter.numel())[: counter.numel()]
@@ -81,9 +83,18 @@ class Probe:
             logits.append(self.logits(img, owners[idx]))
         return torch.cat(images), torch.cat(logits)
 
-    def target_prob(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.softmax(1)[:, self.target]
+    def _target(self, owners: torch.Tensor, device) -> torch.Tensor:
+        return self.targets[owners].to(device)
 
-    def past(self, logits: torch.Tensor, end_prob: float) -> torch.Tensor:
+    def log_odds(self, logits: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
+        return target_log_odds(logits, self._target(owners, logits.device))
+
+    def target_prob(self, logits: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
+        return logits.softmax(1).gather(1, self._target(owners, logits.device).reshape(-1, 1))[:, 0]
+
+    def is_target(self, logits: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
+        return logits.argmax(1) == self._target(owners, logits.device)
+
+    def past(self, logits: torch.Tensor, owners: torch.Tensor, end_prob: float) -> torch.Tensor:
         """Items that crossed and went ``end_prob`` past it: predicted C with p_C >= end_prob."""
-        return (logits.argmax(1) == self.target) & (self.target_prob(logits) >= end_prob)
+        return self.is_target(logits, owners) & (self.target_prob(logits, owners) >= end_prob)

@@ -55,14 +55,15 @@ def _identity_weights(settings: RegularizedSettings, spread: float) -> Dict[str,
     return weights
 
 
-def _crossed(probe: Probe, logits: torch.Tensor) -> torch.Tensor:
-    return (logits.argmax(1) == probe.target).cpu()
+def _crossed(probe: Probe, logits: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
+    return probe.is_target(logits, owners).cpu()
 
 
-def _end_crossed(probe: Probe, logits: torch.Tensor, settings: RegularizedSettings) -> torch.Tensor:
+def _end_crossed(probe: Probe, logits: torch.Tensor, owners: torch.Tensor,
+                 settings: RegularizedSettings) -> torch.Tensor:
     """Search success: classified as the target and close to ``end_prob`` (the identity term pulls back)."""
     level = settings.search_prob if settings.search_prob is not None else max(0.5, settings.end_prob - 0.1)
-    return probe.past(logits, level).cpu()
+    return probe.past(logits, owners, level).cpu()
 
 
 def end_frames(probe: Probe, start: LatentCode, reference: torch.Tensor, lam: torch.Tensor,
@@ -102,10 +103,10 @@ def search_lambda(probe: Probe, start: LatentCode, reference: torch.Tensor, sett
         lam = torch.full((n,), float(settings.lam))
         values, logits, interrupted = end_frames(probe, start, reference, lam, settings, spread, all_paths,
                                                  progress)
-        return lam, values, logits, _end_crossed(probe, logits, settings), interrupted, 1
+        return lam, values, logits, _end_crossed(probe, logits, all_paths, settings), interrupted, 1
     lam = torch.full((n,), math.exp(lo_l))
     values, logits, interrupted = end_frames(probe, start, reference, lam, settings, spread, all_paths, progress)
-    ok = _end_crossed(probe, logits, settings)
+    ok = _end_crossed(probe, logits, all_paths, settings)
     lo, hi = torch.full((n,), lo_l), torch.full((n,), hi_l)
     rounds = 1
     for _ in range(settings.search_rounds):
@@ -115,7 +116,7 @@ def search_lambda(probe: Probe, start: LatentCode, reference: torch.Tensor, sett
         mid = (lo[live] + hi[live]) / 2
         v, lg, interrupted = end_frames(probe, start, reference, mid.exp(), settings, spread, live, progress)
         rounds += 1
-        good = _end_crossed(probe, lg, settings)
+        good = _end_crossed(probe, lg, live, settings)
         lo[live] = torch.where(good, mid, lo[live])
         hi[live] = torch.where(good, hi[live], mid)
         keep = live[good]
@@ -165,7 +166,8 @@ def regularized_paths(probe: Probe, start: LatentCode, reference: torch.Tensor, 
     start = with_owners(start.detach(), torch.arange(n))
     t0 = time.perf_counter()
     _, start_logits = probe.evaluate(start)
-    p_start = probe.target_prob(start_logits).cpu()
+    paths = torch.arange(n)
+    p_start = probe.target_prob(start_logits, paths).cpu()
     lam, end_values, end_logits, end_ok, interrupted, rounds = search_lambda(probe, start, reference, settings,
                                                                                spread, progress)
     t1 = time.perf_counter()
@@ -183,13 +185,15 @@ def regularized_paths(probe: Probe, start: LatentCode, reference: torch.Tensor, 
             base.device)
         _, inner_logits = probe.evaluate(_frames_code(start, values))
     full = torch.cat([start.values.detach().unsqueeze(1), values], 1)
-    probs = torch.cat([p_start.unsqueeze(1), probe.target_prob(inner_logits).cpu().reshape(n, frames - 1)], 1)
-    last_target = _crossed(probe, inner_logits).reshape(n, frames - 1)[:, -1]
+    inner_owners = paths.repeat_interleave(frames - 1)
+    inner_probs = probe.target_prob(inner_logits, inner_owners).cpu().reshape(n, frames - 1)
+    probs = torch.cat([p_start.unsqueeze(1), inner_probs], 1)
+    last_target = _crossed(probe, inner_logits, inner_owners).reshape(n, frames - 1)[:, -1]
     needs_repair = (~monotone.check(probs)) | (~last_target & end_ok)
     repaired = torch.zeros(n, dtype=torch.bool)
     if bool(needs_repair.any()) and not interrupted:
         full, repaired = repair(probe, start, full, probs, needs_repair, end_values,
-                                probe.target_prob(end_logits).cpu(), end_ok, targets, settings.grid)
+                                probe.target_prob(end_logits, paths).cpu(), end_ok, settings.grid)
     t3 = time.perf_counter()
     info = dict(timings={"search": t1 - t0, "trajectory": t2 - t1, "repair": t3 - t2}, interrupted=interrupted,
                 lam=lam, search_rounds=rounds, end_frame_crossed=end_ok.tolist(), repaired=repaired,
@@ -206,8 +210,7 @@ def _frames_code(start: LatentCode, values: torch.Tensor) -> LatentCode:
 
 
 def repair(probe: Probe, start: LatentCode, full: torch.Tensor, probs: torch.Tensor, which: torch.Tensor,
-           end_values: torch.Tensor, end_probs: torch.Tensor, end_ok: torch.Tensor, targets: torch.Tensor,
-           grid: int):
+           end_values: torch.Tensor, end_probs: torch.Tensor, end_ok: torch.Tensor, grid: int):
     """Re-lay the frames of paths ``which`` through the frames that rise (and the search's end frame)."""
     idx = which.nonzero().flatten().tolist()
     anchors, anchor_probs = [], []

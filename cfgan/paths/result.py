@@ -23,8 +23,8 @@ class PathResult:
     """N paths of T frames each. Tensors are on the CPU; per-path tensors have the path first."""
 
     method: str
-    target: int
-    source: Optional[int]
+    targets: List[int]  # target class per path
+    sources: Optional[List[int]]  # source class per path, when given
     class_names: Optional[List[str]]
     frames: torch.Tensor  # [N, T, C, H, W] in [-1, 1]
     codes: LatentCode  # N*T codes, path-major (path i frame t at i*T + t)
@@ -67,12 +67,14 @@ class PathResult:
 
     def path_report(self, i: int) -> dict:
         """JSON-ready facts about path ``i``."""
-        name = (lambda k: None if k is None else (self.class_names[k] if self.class_names else str(k)))
+        def name(k):
+            return None if k is None else (self.class_names[k] if self.class_names else str(k))
+
+        target, source = self.targets[i], None if self.sources is None else self.sources[i]
         return {
             "crossed": bool(self.crossed[i]), "monotone": bool(self.monotone[i]),
             "repaired": bool(self.repaired[i]), "crossing_index": self.crossing_index[i],
-            "target": self.target, "target_name": name(self.target),
-            "source": self.source, "source_name": name(self.source),
+            "target": target, "target_name": name(target), "source": source, "source_name": name(source),
             "probs": [float(v) for v in self.probs[i]],
             "source_probs": None if self.source_probs is None else [float(v) for v in self.source_probs[i]],
             "predicted": [int(v) for v in self.predicted[i]],
@@ -151,10 +153,11 @@ def finalize(probe: Probe, method: str, start: LatentCode, values: torch.Tensor,
                        ctx.truncation_psi, {OWNERS: owners})
     images, logits = probe.evaluate(codes)
     probs_all = logits.softmax(1).cpu()
-    probs = probs_all[:, probe.target].reshape(n, t)
-    source_probs = None if probe.source is None else probs_all[:, probe.source].reshape(n, t)
+    probs = probs_all.gather(1, probe.targets[owners].reshape(-1, 1)).reshape(n, t)
+    source_probs = None if probe.sources is None else \
+        probs_all.gather(1, probe.sources[owners].reshape(-1, 1)).reshape(n, t)
     predicted = logits.argmax(1).cpu().reshape(n, t)
-    is_target = predicted == probe.target
+    is_target = predicted == probe.targets.reshape(n, 1)
     crossed = (~is_target[:, 0]) & is_target[:, -1]
     crossing_index = [int(row.nonzero()[0]) if bool(row.any()) else None for row in is_target]
     mono = monotone.check(probs)
@@ -174,7 +177,8 @@ def finalize(probe: Probe, method: str, start: LatentCode, values: torch.Tensor,
                            [m.cpu() for m in codes.noise], None if codes.c is None else codes.c.cpu(),
                            codes.truncation_psi)
     names = getattr(probe.classifier, "class_names", None)
-    return PathResult(method, probe.target, probe.source, names, frames, cpu_codes, probs, source_probs,
+    sources = None if probe.sources is None else probe.sources.tolist()
+    return PathResult(method, probe.targets.tolist(), sources, names, frames, cpu_codes, probs, source_probs,
                       predicted, crossed, mono, repaired.cpu().bool(), crossing_index, identity,
                       probe.gen_evals.clone(), probe.queries.clone(), settings, timings,
                       None if lam is None else torch.as_tensor(lam).detach().cpu().float(), notes, interrupted)

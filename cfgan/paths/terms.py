@@ -12,7 +12,7 @@ import torch
 from inversion import LossTerm, Rendered
 from inversion.losses import masked_mean
 
-from .probe import Probe, log_odds_of, owners_of, target_log_odds
+from .probe import Probe, log_odds_of, owners_of
 
 
 class TargetScore(LossTerm):
@@ -26,9 +26,10 @@ class TargetScore(LossTerm):
         self.last_logits: Optional[torch.Tensor] = None
 
     def __call__(self, r: Rendered) -> torch.Tensor:
-        logits = self.probe.logits(r.images, owners_of(r.code))
+        owners = owners_of(r.code)
+        logits = self.probe.logits(r.images, owners)
         self.last_logits = logits.detach()
-        return -target_log_odds(logits, self.probe.target)
+        return -self.probe.log_odds(logits, owners)
 
 
 class ScheduleMatch(LossTerm):
@@ -51,13 +52,14 @@ class ScheduleMatch(LossTerm):
         self.last_logits: Optional[torch.Tensor] = None
 
     def __call__(self, r: Rendered) -> torch.Tensor:
-        logits = self.probe.logits(r.images, owners_of(r.code))
+        owners = owners_of(r.code)
+        logits = self.probe.logits(r.images, owners)
         self.last_logits = logits.detach()
         targets = self.targets.to(logits.device)
         if self.scale == "logodds":
-            value, goal = target_log_odds(logits, self.probe.target), log_odds_of(targets)
+            value, goal = self.probe.log_odds(logits, owners), log_odds_of(targets)
         else:
-            value, goal = logits.softmax(1)[:, self.probe.target], targets
+            value, goal = self.probe.target_prob(logits, owners), targets
         return _soft_l1(value - goal, self.delta)
 
 

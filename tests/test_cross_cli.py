@@ -1,0 +1,139 @@
+"""``cfgan cross`` end to end on a tiny saved generator and a toy classifier file."""
+import json
+import os
+import textwrap
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import generators
+from cfgan.cli import main
+from cfgan.data import save_image
+from inversion import LatentCode, save_latents
+
+ARTEFACTS = ("filmstrip.png", "path.mp4", "path.gif", "probs.png", "latents.pt", "report.json")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """(folder, generator file, classifier spec with gradients, numpy classifier spec, G)."""
+    root = tmp_path_factory.mktemp("cross")
+    torch.manual_seed(0)
+    G = generators.StyleGAN2Generator(
+        z_dim=32, c_dim=0, w_dim=32, img_resolution=16, img_channels=1,
+        mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=512, channel_max=32)).eval()
+    gen_file = str(root / "tiny.pt")
+    generators.save(G, gen_file)
+    G = generators.load(gen_file)
+    with torch.no_grad():
+        m0 = float(LatentCode.from_seeds(G, range(4), "w+").render(G).mean((1, 2, 3)).max()) + 0.05
+    (root / "toyclf.py").write_text(textwrap.dedent(f"""
+        import numpy as np
+        import torch
+        from torch import nn
+
+        class Bright(nn.Module):
+            def forward(self, x):
+                m = x.mean((1, 2, 3))
+                return torch.stack([torch.zeros_like(m), 20.0 * (m - {m0!r})], 1)
+
+        def bright_numpy(x):
+            m = x.mean(axis=(1, 2, 3))
+            return np.stack([np.zeros_like(m), 20.0 * (m - {m0!r})], 1)
+    """))
+    return root, gen_file, f"{root / 'toyclf.py'}:Bright", f"{root / 'toyclf.py'}:bright_numpy", G
+
+
+def _run(args):
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    return result
+
+
+def test_cross_from_seeds_writes_frames_videos_and_report(setup, tmp_path):
+    root, gen, clf, _, _ = setup
+    out = tmp_path / "out"
+    res = _run(["cross", "--seed", "0-1", "-g", gen, "-c", clf, "--target", "1", "--source", "0", "--frames", "6",
+                "--method", "ascent", "--no-lpips", "--device", "cpu", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "2/2 paths crossed, 2 monotone" in res.output
+    for name in ("seed00000", "seed00001"):
+        folder = out / name
+        assert sorted(os.listdir(folder / "frames")) == [f"frame_{t:03d}.png" for t in range(6)]
+        for artefact in ARTEFACTS:
+            assert (folder / artefact).stat().st_size > 0, artefact
+        report = json.loads((folder / "report.json").read_text())
+        assert report["crossed"] and report["monotone"] and report["method"] == "ascent"
+        assert len(report["probs"]) == 6 and len(report["identity"]["pixel"]) == 6
+        assert report["probs"] == sorted(report["probs"])
+        assert report["settings"]["space"] == "w+" and report["seed"] == 0
+        assert report["timings"]["total"] > 0 and report["classifier_queries"] > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["paths"] == 2 and summary["crossed"] == 2 and summary["interrupted"] is False
+
+
+def test_cross_from_an_image_inverts_it_first(setup, tmp_path):
+    root, gen, clf, _, G = setup
+    with torch.no_grad():
+        save_image(G.sample(1, seed=2)[0], tmp_path / "subject.png")
+    out = tmp_path / "out"
+    res = _run(["cross", str(tmp_path / "subject.png"), "-g", gen, "-c", clf, "--target", "1", "--frames", "5",
+                "--invert-steps", "20", "--steps", "15", "--no-lpips", "--device", "cpu", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "subject" / "report.json").read_text())
+    assert report["method"] == "regularized" and report["lambda"] > 0
+    assert report["reference_prob"] is not None and report["settings"]["inversion"]["steps"] == 20
+    assert len(report["predicted"]) == 5 and report["monotone"] in (True, False)
+    assert report["monotone"] == (report["probs"] == sorted(report["probs"]))
+
+
+def test_cross_from_a_latent_file(setup, tmp_path):
+    root, gen, clf, _, G = setup
+    latents = str(tmp_path / "codes.pt")
+    save_latents(latents, LatentCode.from_seeds(G, [0, 3], "w+"), G)
+    out = tmp_path / "out"
+    res = _run(["cross", "--latents", latents, "-g", gen, "-c", clf, "--target", "1", "--frames", "4",
+                "--method", "ascent", "--no-lpips", "--device", "cpu", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p for p in os.listdir(out) if not p.endswith(".json")) == ["latent000", "latent001"]
+
+
+def test_blackbox_with_a_numpy_classifier_stays_within_budget(setup, tmp_path):
+    root, gen, _, numpy_clf, _ = setup
+    out = tmp_path / "out"
+    args = ["--seed", "0", "-g", gen, "-c", numpy_clf, "--target", "1", "--frames", "5", "--no-lpips",
+            "--device", "cpu", "--out", str(out)]
+    refused = CliRunner().invoke(main, ["cross", *args])
+    assert refused.exit_code != 0 and "no gradients" in refused.output and "blackbox" in refused.output
+    res = _run(["cross", *args, "--method", "blackbox", "--query-budget", "300"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "seed00000" / "report.json").read_text())
+    assert report["classifier_queries"] <= 300 and report["settings"]["query_budget"] == 300
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--target", "cat"], "class 'cat' is not an index"),
+    (["--target", "1", "--method", "ascent", "--lambda", "2"], "--lambda applies to --method regularized"),
+    (["--target", "1", "--identity", "latent=x"], "is not NAME=WEIGHT"),
+])
+def test_bad_options_fail_with_a_clear_message(setup, tmp_path, extra, message):
+    root, gen, clf, _, _ = setup
+    res = CliRunner().invoke(main, ["cross", "--seed", "0", "-g", gen, "-c", clf, "--device", "cpu",
+                                    "--out", str(tmp_path / "o"), *extra])
+    assert res.exit_code != 0 and message in res.output, res.output
+    assert "Traceback" not in res.output
+
+
+def test_no_subject_is_an_error(setup, tmp_path):
+    root, gen, clf, _, _ = setup
+    res = CliRunner().invoke(main, ["cross", "-g", gen, "-c", clf, "--target", "1", "--device", "cpu",
+                                    "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0 and "give exactly one of" in res.output

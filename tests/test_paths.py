@@ -1,0 +1,242 @@
+"""Decision-crossing paths on a tiny generator and toy classifiers whose decision boundary is known."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import generators
+from cfgan.classifiers import Classifier
+from cfgan.paths import check_monotone, cross, write_paths
+from cfgan.paths import monotone as mono
+from cfgan.paths.blackbox import EstimatedTargetScore
+from cfgan.paths.probe import OWNERS, Probe, target_log_odds, with_owners
+from cfgan.paths.result import finalize
+from inversion import LatentCode
+
+SEEDS = [0, 1, 3]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run ~50x faster on one thread when other processes compete for the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def G():
+    torch.manual_seed(0)
+    g = generators.StyleGAN2Generator(
+        z_dim=32, c_dim=0, w_dim=32, img_resolution=16, img_channels=1,
+        mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=512, channel_max=32))
+    return g.eval().requires_grad_(False)
+
+
+class Brightness(nn.Module):
+    """p(bright) = sigmoid(k * (mean intensity - m0)): the decision boundary is mean intensity = m0."""
+
+    def __init__(self, m0: float, k: float = 20.0):
+        super().__init__()
+        self.m0, self.k = m0, k
+
+    def forward(self, x):
+        m = x.mean((1, 2, 3))
+        return torch.stack([torch.zeros_like(m), self.k * (m - self.m0)], 1)
+
+
+class Linear(nn.Module):
+    """A linear classifier on pixels (two classes): class 1 where w.x > bias."""
+
+    def __init__(self, pixels: int, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.w = nn.Parameter(torch.randn(pixels, generator=g) / pixels ** 0.5)
+        self.bias = 0.0
+
+    def forward(self, x):
+        s = x.flatten(1) @ self.w - self.bias
+        return torch.stack([torch.zeros_like(s), 4 * s], 1)
+
+
+def _means(G, seeds):
+    with torch.no_grad():
+        return LatentCode.from_seeds(G, seeds, "w+").render(G).mean((1, 2, 3))
+
+
+@pytest.fixture(scope="module")
+def boundary(G):
+    """A boundary every start lies below (all starts are 'dark')."""
+    return float(_means(G, SEEDS).max()) + 0.05
+
+
+@pytest.fixture(scope="module")
+def clf(boundary):
+    return Classifier(Brightness(boundary), class_names=["dark", "bright"])
+
+
+# -- monotonicity ------------------------------------------------------------------------------------------
+def test_check_catches_a_dip():
+    probs = torch.tensor([[0.1, 0.2, 0.5, 0.9], [0.1, 0.3, 0.2999, 0.9], [0.2, 0.2, 0.6, 0.6]])
+    assert check_monotone(probs).tolist() == [True, False, True]
+    assert mono.violations(probs[1]) == [2]
+
+
+def test_keep_rising_keeps_a_rising_run_from_start_to_top():
+    p = [0.1, 0.05, 0.3, 0.2, 0.5, 0.4, 0.45]
+    keep = mono.keep_rising(p)
+    assert keep[0] == 0 and keep[-1] == 4 and len(keep) == 3
+    assert all(p[a] <= p[b] for a, b in zip(keep, keep[1:]))
+
+
+def test_finalize_flags_a_path_whose_frames_are_out_of_order(G, clf):
+    res = cross(G, clf, SEEDS[:1], "bright", method="ascent", frames=6, lpips=False)
+    assert bool(res.monotone[0]) and bool(res.crossed[0])
+    values = res.codes.values.reshape(1, 6, *res.codes.values.shape[1:]).clone()
+    values[:, [2, 4]] = values[:, [4, 2]]  # swap two frames: the probability now dips
+    start = with_owners(res.path_code(0).select([0]), torch.tensor([0]))
+    probe = Probe(G, clf, torch.tensor([1]))
+    flagged = finalize(probe, "ascent", start, values, res.frames[:, 0], {}, {}, torch.zeros(1, dtype=torch.bool),
+                       lpips=False)
+    assert not bool(flagged.monotone[0])
+    assert any("NOT monotone" in note for note in flagged.notes[0])
+    assert mono.violations(flagged.probs[0]) == [3, 4]  # p0 p1 p4 p3 p2 p5
+
+
+def test_fill_frames_repairs_a_non_monotone_path(G, clf):
+    probe = Probe(G, clf, torch.tensor([1]))
+    start = with_owners(LatentCode.from_seeds(G, [0], "w+"), torch.tensor([0]))
+    res = cross(G, clf, start, "bright", method="ascent", frames=6, lpips=False)
+    values, probs = res.codes.values.clone(), res.probs[0].clone()
+    shuffled = [0, 3, 1, 4, 2, 5]  # frames 1 and 2 now break the order
+    values, probs = values[shuffled], probs[shuffled]
+    assert not bool(check_monotone(probs))
+    keep = mono.keep_rising(probs)
+    targets = mono.schedule_targets(probs[:1], probs[-1:], 6)
+    filled, measured, _ = mono.fill_frames(probe, start, [values[keep]], [probs[keep]], targets)
+    final = finalize(probe, "test", start, filled, res.frames[:, 0], {}, {}, torch.ones(1, dtype=torch.bool),
+                     lpips=False)
+    assert bool(final.monotone[0]) and bool(final.crossed[0])
+    torch.testing.assert_close(final.probs[0], measured[0], atol=1e-5, rtol=0)
+
+
+# -- crossing an analytically known boundary -----------------------------------------------------------------
+@pytest.mark.parametrize("method", ["ascent", "regularized"])
+def test_paths_cross_the_analytic_boundary(G, clf, boundary, method):
+    options = dict(search_rounds=2, search_steps=20, steps=30) if method == "regularized" else {}
+    res = cross(G, clf, SEEDS, "bright", source="dark", method=method, frames=8, lpips=False, **options)
+    assert res.frames.shape == (3, 8, 1, 16, 16) and res.probs.shape == (3, 8)
+    assert res.crossed.all() and res.monotone.all(), res.probs
+    means = res.frames.mean((2, 3, 4))  # the analytic decision value of every frame
+    expected = torch.sigmoid(20.0 * (means - boundary))
+    torch.testing.assert_close(res.probs, expected, atol=1e-4, rtol=0)
+    for i, k in enumerate(res.crossing_index):
+        assert means[i, k] >= boundary > means[i, k - 1]  # the reported crossing is where the boundary is
+    assert res.probs[:, -1].min() >= 0.85  # ended past the boundary, near end_prob = 0.9
+    assert (res.identity["pixel"][:, 0] < 1e-10).all() and (res.identity["latent"][:, 0] == 0).all()
+    assert (res.identity["pixel"][:, -1] > res.identity["pixel"][:, 1]).all()
+    if method == "regularized":
+        assert res.lam is not None and (res.lam > 0).all()
+
+
+def test_identity_weight_trades_distance_for_probability(G, clf):
+    """A larger identity weight keeps the end frame closer to the subject."""
+    near = cross(G, clf, SEEDS[:2], "bright", method="regularized", frames=4, lam=50.0, search_steps=30, steps=20,
+                 lpips=False)
+    far = cross(G, clf, SEEDS[:2], "bright", method="regularized", frames=4, lam=1e-3, search_steps=30, steps=20,
+                lpips=False)
+    assert (near.identity["pixel"][:, -1] < far.identity["pixel"][:, -1]).all()
+    assert (near.lam == 50.0).all()
+
+
+# -- black-box -----------------------------------------------------------------------------------------------
+def test_nes_estimate_points_along_the_true_gradient(G):
+    clf = Classifier(Linear(16 * 16), class_names=["a", "b"])
+    probe = Probe(G, clf, torch.tensor([1, 1]))
+    code = with_owners(LatentCode.from_seeds(G, [0, 1], "w"), torch.tensor([0, 1]))
+    values = code.values.clone().requires_grad_(True)
+    view = LatentCode("w", values, None, None, 1.0, dict(code.meta))
+    target_log_odds(clf(view.render(G)), 1).sum().backward()
+    true = values.grad
+    est = EstimatedTargetScore(probe, sigma=0.05, samples=400, seed=0).estimate(code)
+    cos = torch.nn.functional.cosine_similarity(est, true, dim=1)
+    assert (cos > 0.8).all(), cos
+    assert probe.queries.tolist() == [800, 800]  # 2 * samples per item, counted per path
+
+
+def test_blackbox_and_gradient_paths_agree_in_direction(G):
+    lin = Linear(16 * 16)
+    clf = Classifier(lin, class_names=["a", "b"])
+    with torch.no_grad():
+        lin.bias = float(clf(LatentCode.from_seeds(G, SEEDS, "w").render(G))[:, 1].max()) / 4 + 0.3  # all 'a'
+    grad = cross(G, clf, SEEDS, "b", method="ascent", space="w", frames=4, lpips=False)
+    black = cross(G, clf, SEEDS, "b", method="blackbox", space="w", frames=4, lpips=False, query_budget=1500,
+                  samples=16)
+    d_grad = grad.codes.values.reshape(3, 4, -1)[:, -1] - grad.codes.values.reshape(3, 4, -1)[:, 0]
+    d_black = black.codes.values.reshape(3, 4, -1)[:, -1] - black.codes.values.reshape(3, 4, -1)[:, 0]
+    cos = torch.nn.functional.cosine_similarity(d_grad, d_black, dim=1)
+    assert (cos > 0.6).all(), cos  # random directions in W (32-d): 0 +- 0.18
+    assert black.crossed.all() and black.monotone.all()
+
+
+def test_blackbox_counts_every_query_and_respects_the_budget(G, boundary):
+    seen = []
+
+    def numpy_brightness(x: np.ndarray) -> np.ndarray:  # no gradients
+        seen.append(x.shape[0])
+        m = x.mean(axis=(1, 2, 3))
+        return np.stack([np.zeros_like(m), 20.0 * (m - boundary)], 1)
+
+    clf = Classifier(numpy_brightness, class_names=["dark", "bright"])
+    with pytest.raises(ValueError, match="no gradients.*blackbox"):
+        cross(G, clf, SEEDS, "bright", method="ascent")
+    res = cross(G, clf, SEEDS, "bright", method="blackbox", frames=6, query_budget=400, samples=4, lpips=False)
+    assert int(res.classifier_queries.sum()) == sum(seen)
+    assert (res.classifier_queries <= 400).all(), res.classifier_queries
+    assert res.monotone.all()
+    assert res.settings["query_budget"] == 400 and res.settings["samples"] == 4
+
+
+# -- batching, outputs, errors -------------------------------------------------------------------------------
+def test_a_path_does_not_depend_on_its_batch(G, clf):
+    both = cross(G, clf, SEEDS, "bright", method="ascent", frames=5, lpips=False)
+    alone = cross(G, clf, SEEDS[1:2], "bright", method="ascent", frames=5, lpips=False)
+    torch.testing.assert_close(both.probs[1:2], alone.probs, atol=1e-3, rtol=0)
+    assert int(alone.generator_evals[0]) > 0
+
+
+def test_write_paths_writes_every_artefact(G, clf, tmp_path):
+    res = cross(G, clf, SEEDS[:2], "bright", method="ascent", frames=5, lpips=True)
+    assert res.identity["lpips"] is None and res.identity["lpips_random_backbone"].shape == (2, 5)
+    written = write_paths(res, str(tmp_path), ["a", "b"], G)
+    for files in written:
+        assert len(os.listdir(files["frames"])) == 5
+        for kind in ("filmstrip", "mp4", "gif", "plot", "latents", "report"):
+            assert os.path.getsize(files[kind]) > 0, kind
+    import imageio.v3 as iio
+
+    assert iio.improps(written[0]["gif"]).shape[0] == 5
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert len(report["probs"]) == 5 and report["crossed"] is True and report["monotone"] is True
+    assert set(report["identity"]) == {"pixel", "latent", "lpips", "lpips_random_backbone"}
+    assert report["identity"]["lpips"] is None and report["seed"] == 0 and "total" in report["timings"]
+    from inversion import load_latents
+
+    code, _ = load_latents(str(tmp_path / "a" / "latents.pt"), G)
+    assert code.values.shape == (5, G.num_ws, G.w_dim)
+
+
+def test_bad_requests_fail_clearly(G, clf):
+    with pytest.raises(ValueError, match="unknown class 'cat'"):
+        cross(G, clf, SEEDS, "cat")
+    with pytest.raises(ValueError, match="has no option lam"):
+        cross(G, clf, SEEDS, "bright", method="ascent", lam=1.0)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        cross(G, clf, SEEDS, "bright", frames=1)
+    with pytest.raises(ValueError, match="different classes"):
+        cross(G, clf, SEEDS, "bright", source="bright")
+    assert OWNERS == "owners"
