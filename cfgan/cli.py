@@ -231,12 +231,14 @@ def _weights(text: str) -> dict:
 @click.option("--init", default="random", show_default=True, type=click.Choice(["random", "best-of-k"]),
               help="start from random codes, or from each target's best of --k random samples")
 @click.option("--k", default=256, show_default=True, type=click.IntRange(1), help="candidates for best-of-k")
+@click.option("--stop-at", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="freeze an image once its class probability reaches this (default: maximise fully)")
 @click.option("--pixel", is_flag=True, help="also run pixel-space AM (the classic baseline) for comparison")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @device_option
 def am(generator, classifier, classes, layer, units, space, restarts, steps, lr, score, prior, diversity,
-       trunc, clip, init, k, pixel, seed, out, device):
+       trunc, clip, init, k, stop_at, pixel, seed, out, device):
     """Activation maximisation: what the classifier thinks each class (or unit) looks like, as images on the
     generator's manifold. Writes per-target grids, panels, latents.pt and am.json into OUT."""
     from cfgan.am import run_am
@@ -255,7 +257,8 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
         targets = targets_from_options(clf, classes, layer, units, probe)
         report = run_am(G, clf, targets, out, space=space, restarts=restarts, steps=steps,
                         diversity=diversity, truncation_psi=trunc, pixel=pixel, seed=seed, progress=bar,
-                        log=click.echo, lr=lr, class_score=score, prior=prior, clip=clip, init=init, k=k)
+                        log=click.echo, lr=lr, class_score=score, prior=prior, clip=clip, init=init, k=k,
+                        stop_at=stop_at)
     except (ValueError, FileNotFoundError, ClassifierError) as err:
         _fail(err)
     finally:

@@ -93,7 +93,8 @@ def cross_files(G, classifier, out: str, target, source=None, images: Sequence[s
             interrupted = True
             break
         names = [name for name, _, _ in chunk]
-        extras = [{"name": name, "subject": str(p if kind != "latent" else latents)} for name, kind, p in chunk]
+        extras = [{"name": name, "subject": str(p if kind != "latent" else latents)}
+                  for name, kind, p in chunk]
         write_paths(result, out, names, G, fps, extras)
         settings = result.settings
         for i, name in enumerate(names):
@@ -133,8 +134,8 @@ def _write_summary(out, method, rows, settings, seconds, interrupted, total) -> 
 def demo_settings(quick: bool) -> dict:
     """Path settings of the demo: ``quick`` fits the three crossings in well under a minute on 2 CPU cores."""
     if quick:
-        return dict(frames=10, invert_steps=60, steps=25, search_rounds=2, search_steps=15)
-    return dict(frames=16, invert_steps=300, steps=60, search_rounds=5, search_steps=40)
+        return dict(frames=8, invert_steps=50, steps=20, search_rounds=2, search_steps=15)
+    return dict(frames=16, invert_steps=300, steps=40, search_rounds=5, search_steps=40)
 
 
 def demo_crossings(G, classifier, out: str, quick: bool = False, log: Optional[Callable[[str], None]] = None,

@@ -6,7 +6,8 @@ many pixel-space AM images, then
   - the Frechet distance, on the classifier's penultimate features, between the AM images and the real test
     images of that class, for both methods; next to the floor: the same distance for ``--per-class`` random
     real test images of the class against the rest of that class (what a perfect method of that sample size
-    would get).
+    would get), and for random generator samples the classifier assigns to the class (the generator's own
+    quality, a bound on what any method restricted to its manifold can reach).
 Writes metrics.json and one panel PNG per method (first 8 images of every class) into ``--out``.
 
     PYTHONPATH=. python scripts/eval_am.py --out runs/eval-am --per-class 100 --steps 200
@@ -44,6 +45,13 @@ def parse_args(argv=None):
     p.add_argument("--space", default="w", choices=["z", "w", "w+"])
     p.add_argument("--prior", type=float, default=0.05)
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--init", default="random", choices=["random", "best-of-k"])
+    p.add_argument("--k", type=int, default=256, help="candidates per batch for best-of-k init")
+    p.add_argument("--stop-at", type=float, default=None,
+                   help="freeze an image once its class probability reaches this (both methods)")
+    p.add_argument("--reference-samples", type=int, default=3000,
+                   help="random generator samples whose per-class FD (by predicted class) is also reported")
+    p.add_argument("--skip-pixel", action="store_true", help="generator AM only (tuning runs)")
     p.add_argument("--classes-per-batch", type=int, default=2, help="classes optimised in one batch")
     p.add_argument("--classes", default=None, help="comma-separated class indices (default: all)")
     p.add_argument("--data", default=None, help="folder with the Fashion-MNIST IDX files")
@@ -74,6 +82,22 @@ def run_in_batches(fn, classes, per_batch, log, what):
                     first.settings, [], any(p.interrupted for p in parts), sum(p.seconds for p in parts))
 
 
+def _fmt(value) -> str:
+    return "   n/a" if value is None else f"{value:6.2f}"
+
+
+@torch.no_grad()
+def random_samples(G, classifier, n, seed, batch=250):
+    """Features and predicted classes of ``n`` random generator samples (seed offset from the AM seeds)."""
+    feats, preds = [], []
+    z_all = G.sample_z(n, seed + 100_000)
+    for start in range(0, n, batch):
+        images = G(z_all[start:start + batch])
+        feats.append(classifier.features(images).float().cpu())
+        preds.append(classifier.predict(images).cpu())
+    return torch.cat(feats), torch.cat(preds)
+
+
 @torch.no_grad()
 def features(classifier, images, batch=500):
     return torch.cat([classifier.features(images[i:i + batch]).float().cpu()
@@ -97,12 +121,17 @@ def main(argv=None):
 
     log(f"generator AM: {len(classes)} classes x {n} restarts, {steps} steps, space {args.space}")
     gen = run_in_batches(lambda chunk: maximize(G, clf, chunk, space=args.space, restarts=n, steps=steps,
-                                                lr=args.lr, prior=args.prior, seed=args.seed),
+                                                lr=args.lr, prior=args.prior, init=args.init, k=args.k,
+                                                stop_at=args.stop_at, seed=args.seed),
                          classes, args.classes_per_batch, log, "generator")
     log(f"pixel AM: {len(classes)} classes x {n} restarts, {steps} steps")
-    pix = run_in_batches(lambda chunk: maximize_pixels(clf, chunk, (G.channels, G.resolution, G.resolution),
-                                                       restarts=n, steps=steps, seed=args.seed),
+    shape = (G.channels, G.resolution, G.resolution)
+    pixel_steps = 0 if args.skip_pixel else steps
+    pix = run_in_batches(lambda chunk: maximize_pixels(clf, chunk, shape, restarts=n, steps=pixel_steps,
+                                                       stop_at=args.stop_at, seed=args.seed),
                          classes, args.classes_per_batch, log, "pixel")
+    log(f"reference: {args.reference_samples} random generator samples, grouped by predicted class")
+    ref_feats, ref_pred = random_samples(G, clf, args.reference_samples, args.seed)
     gen_feats = features(clf, gen.images.to(args.device))
     pix_feats = features(clf, pix.images.to(args.device))
     g = torch.Generator().manual_seed(args.seed)
@@ -112,17 +141,21 @@ def main(argv=None):
         real = real_feats[labels == target.index]
         perm = torch.randperm(len(real), generator=g)
         floor = frechet_distance(real[perm[:n]], real[perm[n:]])
+        own = ref_feats[ref_pred == target.index][:n]
+        samples_fd = frechet_distance(own, real) if len(own) >= 2 else None
         gr, pr = gen.rows(t), pix.rows(t)
         row = dict(class_index=target.index, real_images=len(real),
                    generator_prob_mean=float(gen_prob[gr].mean()),
                    generator_prob_min=float(gen_prob[gr].min()),
                    pixel_prob_mean=float(pix_prob[pr].mean()), pixel_prob_min=float(pix_prob[pr].min()),
                    fd_generator=frechet_distance(gen_feats[gr], real),
-                   fd_pixel=frechet_distance(pix_feats[pr], real), fd_real_floor=floor)
+                   fd_pixel=frechet_distance(pix_feats[pr], real), fd_real_floor=floor,
+                   fd_generator_samples=samples_fd, generator_samples_used=len(own))
         rows[target.label] = row
         table.append(f"| {target.label:12s} | {row['generator_prob_mean']:10.4f} | "
                      f"{row['generator_prob_min']:9.4f} | {row['pixel_prob_mean']:10.4f} | "
-                     f"{row['fd_generator']:8.2f} | {row['fd_pixel']:8.2f} | {row['fd_real_floor']:6.2f} |")
+                     f"{row['fd_generator']:8.2f} | {row['fd_pixel']:8.2f} | {row['fd_real_floor']:6.2f} | "
+                     f"{_fmt(samples_fd)} ({len(own)}) |")
     save_panel(gen, str(out / "generator_am_panel.png"), f"generator AM ({args.space}, {steps} steps)")
     save_panel(pix, str(out / "pixel_am_panel.png"), f"pixel-space AM ({steps} steps)")
     torch.save({"generator": gen.images, "pixel": pix.images, "assignment": gen.assignment},
@@ -137,8 +170,8 @@ def main(argv=None):
                    generator=args.generator, classifier=args.classifier, per_class=n, steps=steps,
                    threads=torch.get_num_threads(), command=" ".join(sys.argv))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    log("| class        | gen p mean | gen p min | pix p mean | FD gen   | FD pixel | floor  |")
-    log("|--------------|------------|-----------|------------|----------|----------|--------|")
+    log("| class        | gen p mean | gen p min | pix p mean | FD gen   | FD pixel | floor  | G smp (n)   |")
+    log("|--------------|------------|-----------|------------|----------|----------|--------|-------------|")
     for line in table:
         log(line)
     log(f"mean FD: generator {metrics['mean_fd_generator']:.2f}, pixel {metrics['mean_fd_pixel']:.2f}, "

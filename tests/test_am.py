@@ -224,3 +224,32 @@ def test_best_of_k_starts_from_the_best_candidates(G, clf):
     assert float(best.score.mean()) > float(random_start.score.mean())
     with pytest.raises(ValueError, match="k >= restarts"):
         maximize(G, clf, ["ant"], restarts=4, steps=0, init="best-of-k", k=2)
+
+
+def midway(result):
+    start = result.initial_score.exp()  # log-probabilities -> probabilities
+    return float(0.5 * start.max() + 0.5 * result.target_prob.min())
+
+
+def test_stop_at_freezes_items_that_reached_the_probability(G, clf):
+    free = maximize(G, clf, ["bee"], restarts=3, steps=30, lr=0.2, seed=6)
+    threshold = midway(free)
+    stopped = maximize(G, clf, ["bee"], restarts=3, steps=30, lr=0.2, seed=6, stop_at=threshold)
+    # every item crossed the threshold and was frozen there, below where free maximisation went
+    assert bool((stopped.target_prob >= threshold).all())
+    assert bool((stopped.target_prob < free.target_prob).all())
+    kwargs = dict(restarts=2, steps=30, lr=0.2, l2=0, tv=0, blur_every=3, jitter=0, seed=6)
+    free_pix = maximize_pixels(clf, ["bee"], (1, 16, 16), **kwargs)
+    threshold = midway(free_pix)
+    pix = maximize_pixels(clf, ["bee"], (1, 16, 16), stop_at=threshold, **kwargs)
+    assert bool((pix.target_prob >= threshold).all()) and bool((pix.target_prob < free_pix.target_prob).all())
+    # frozen items are also spared the periodic blur (lr 0: only the blur could change them); unit items
+    # never count as finished, so they keep being blurred
+    still = dict(restarts=2, steps=5, lr=0.0, blur_every=1, jitter=0, seed=6)
+    targets = ["bee", Unit("conv.0", 1)]
+    start = maximize_pixels(clf, targets, (1, 16, 16), **dict(still, steps=0))
+    mixed = maximize_pixels(clf, targets, (1, 16, 16), stop_at=0.01, **still)
+    assert torch.equal(mixed.images[:2], start.images[:2])
+    assert not torch.allclose(mixed.images[2:], start.images[2:])
+    with pytest.raises(ValueError, match="stop_at"):
+        maximize(G, clf, ["bee"], restarts=1, steps=1, stop_at=1.5)

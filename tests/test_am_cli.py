@@ -39,7 +39,8 @@ def test_am_writes_grids_panels_latents_and_json(models, tmp_path):
     gen, clf = models
     out = tmp_path / "am"
     result = run(["am", "-g", gen, "-c", clf, "--class", "Coat", "--class", "3", "--restarts", "2",
-                  "--steps", "3", "--pixel", "--seed", "1", "--out", str(out), "--device", "cpu"])
+                  "--steps", "3", "--stop-at", "0.999", "--pixel", "--seed", "1", "--out", str(out),
+                  "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "Coat: mean probability" in result.output
     for name in ["generator/class04-coat.png", "generator/class03-dress.png", "generator_panel.png",
@@ -56,6 +57,7 @@ def test_am_writes_grids_panels_latents_and_json(models, tmp_path):
         coat = [r["prob"] for r in images if r["target"] == "Coat"]
         assert summary["Coat"]["prob_mean"] == pytest.approx(sum(coat) / 2, rel=1e-6)
     assert report["generator"]["settings"]["space"] == "w" and report["generator"]["seconds"] > 0
+    assert report["generator"]["settings"]["stop_at"] == report["pixel"]["settings"]["stop_at"] == 0.999
     G = generators.load(gen)
     code, payload = load_latents(str(out / "latents.pt"), G)
     assert len(code) == 4 and payload["extra"]["targets"] == ["Coat", "Dress"]

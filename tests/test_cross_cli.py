@@ -61,8 +61,8 @@ def _run(args):
 def test_cross_from_seeds_writes_frames_videos_and_report(setup, tmp_path):
     root, gen, clf, _, _ = setup
     out = tmp_path / "out"
-    res = _run(["cross", "--seed", "0-1", "-g", gen, "-c", clf, "--target", "1", "--source", "0", "--frames", "6",
-                "--method", "ascent", "--no-lpips", "--device", "cpu", "--out", str(out)])
+    res = _run(["cross", "--seed", "0-1", "-g", gen, "-c", clf, "--target", "1", "--source", "0",
+                "--frames", "6", "--method", "ascent", "--no-lpips", "--device", "cpu", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "2/2 paths crossed, 2 monotone" in res.output
     for name in ("seed00000", "seed00001"):
@@ -85,8 +85,9 @@ def test_cross_from_an_image_inverts_it_first(setup, tmp_path):
     with torch.no_grad():
         save_image(G.sample(1, seed=2)[0], tmp_path / "subject.png")
     out = tmp_path / "out"
-    res = _run(["cross", str(tmp_path / "subject.png"), "-g", gen, "-c", clf, "--target", "1", "--frames", "5",
-                "--invert-steps", "20", "--steps", "15", "--no-lpips", "--device", "cpu", "--out", str(out)])
+    res = _run(["cross", str(tmp_path / "subject.png"), "-g", gen, "-c", clf, "--target", "1",
+                "--frames", "5", "--invert-steps", "20", "--steps", "15", "--no-lpips", "--device", "cpu",
+                "--out", str(out)])
     assert res.exit_code == 0, res.output
     report = json.loads((out / "subject" / "report.json").read_text())
     assert report["method"] == "regularized" and report["lambda"] > 0
@@ -137,3 +138,27 @@ def test_no_subject_is_an_error(setup, tmp_path):
     res = CliRunner().invoke(main, ["cross", "-g", gen, "-c", clf, "--target", "1", "--device", "cpu",
                                     "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "give exactly one of" in res.output
+
+
+def test_an_interrupted_run_keeps_the_finished_paths(setup, tmp_path):
+    """Ctrl-C during the first batch: its paths are finished from what was reached and written; no more."""
+    from cfgan.classifiers import load_classifier
+    from cfgan.cross import cross_files
+
+    root, gen, clf_spec, _, G = setup
+    clf = load_classifier(clf_spec)
+    inner, calls = clf.model.forward, []
+
+    def interrupt_once(x):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return inner(x)
+
+    clf.model.forward = interrupt_once
+    out = tmp_path / "out"
+    summary = cross_files(G, clf, str(out), 1, seeds=[0, 1, 2], batch=2, method="ascent", frames=4, lpips=False)
+    assert summary["interrupted"] is True and summary["paths"] == 2 and summary["requested"] == 3
+    assert sorted(os.listdir(out)) == ["seed00000", "seed00001", "summary.json"]
+    report = json.loads((out / "seed00000" / "report.json").read_text())
+    assert report["interrupted"] is True and len(report["probs"]) == 4

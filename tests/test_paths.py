@@ -100,28 +100,26 @@ def test_finalize_flags_a_path_whose_frames_are_out_of_order(G, clf):
     values[:, [2, 4]] = values[:, [4, 2]]  # swap two frames: the probability now dips
     start = with_owners(res.path_code(0).select([0]), torch.tensor([0]))
     probe = Probe(G, clf, torch.tensor([1]))
-    flagged = finalize(probe, "ascent", start, values, res.frames[:, 0], {}, {}, torch.zeros(1, dtype=torch.bool),
-                       lpips=False)
+    flagged = finalize(probe, "ascent", start, values, res.frames[:, 0], {}, {},
+                       torch.zeros(1, dtype=torch.bool), lpips=False)
     assert not bool(flagged.monotone[0])
     assert any("NOT monotone" in note for note in flagged.notes[0])
     assert mono.violations(flagged.probs[0]) == [3, 4]  # p0 p1 p4 p3 p2 p5
 
 
-def test_fill_frames_repairs_a_non_monotone_path(G, clf):
+def test_repair_turns_a_non_monotone_path_into_a_rising_one(G, clf):
     probe = Probe(G, clf, torch.tensor([1]))
     start = with_owners(LatentCode.from_seeds(G, [0], "w+"), torch.tensor([0]))
     res = cross(G, clf, start, "bright", method="ascent", frames=6, lpips=False)
-    values, probs = res.codes.values.clone(), res.probs[0].clone()
     shuffled = [0, 3, 1, 4, 2, 5]  # frames 1 and 2 now break the order
-    values, probs = values[shuffled], probs[shuffled]
-    assert not bool(check_monotone(probs))
-    keep = mono.keep_rising(probs)
-    targets = mono.schedule_targets(probs[:1], probs[-1:], 6)
-    filled, measured, _ = mono.fill_frames(probe, start, [values[keep]], [probs[keep]], targets)
-    final = finalize(probe, "test", start, filled, res.frames[:, 0], {}, {}, torch.ones(1, dtype=torch.bool),
-                     lpips=False)
-    assert bool(final.monotone[0]) and bool(final.crossed[0])
-    torch.testing.assert_close(final.probs[0], measured[0], atol=1e-5, rtol=0)
+    values, probs = res.codes.values[shuffled].unsqueeze(0), res.probs[:, shuffled]
+    assert not bool(check_monotone(probs)[0])
+    fixed, repaired = mono.repair(probe, start, values, probs, torch.tensor([True]))
+    assert repaired.tolist() == [True]
+    final = finalize(probe, "test", start, fixed, res.frames[:, 0], {}, {}, repaired, lpips=False)
+    assert bool(final.monotone[0]) and bool(final.crossed[0]) and bool(final.repaired[0])
+    torch.testing.assert_close(final.probs[0, [0, -1]], res.probs[0, [0, -1]], atol=1e-5, rtol=0)
+    assert probe.queries.item() > 6  # the repair searched between the kept frames
 
 
 # -- crossing an analytically known boundary -----------------------------------------------------------------
@@ -145,10 +143,9 @@ def test_paths_cross_the_analytic_boundary(G, clf, boundary, method):
 
 def test_identity_weight_trades_distance_for_probability(G, clf):
     """A larger identity weight keeps the end frame closer to the subject."""
-    near = cross(G, clf, SEEDS[:2], "bright", method="regularized", frames=4, lam=50.0, search_steps=30, steps=20,
-                 lpips=False)
-    far = cross(G, clf, SEEDS[:2], "bright", method="regularized", frames=4, lam=1e-3, search_steps=30, steps=20,
-                lpips=False)
+    options = dict(method="regularized", frames=4, search_steps=30, steps=20, lpips=False)
+    near = cross(G, clf, SEEDS[:2], "bright", lam=50.0, **options)
+    far = cross(G, clf, SEEDS[:2], "bright", lam=1e-3, **options)
     assert (near.identity["pixel"][:, -1] < far.identity["pixel"][:, -1]).all()
     assert (near.lam == 50.0).all()
 
@@ -194,7 +191,8 @@ def test_blackbox_counts_every_query_and_respects_the_budget(G, boundary):
     clf = Classifier(numpy_brightness, class_names=["dark", "bright"])
     with pytest.raises(ValueError, match="no gradients.*blackbox"):
         cross(G, clf, SEEDS, "bright", method="ascent")
-    res = cross(G, clf, SEEDS, "bright", method="blackbox", frames=6, query_budget=400, samples=4, lpips=False)
+    res = cross(G, clf, SEEDS, "bright", method="blackbox", frames=6, query_budget=400, samples=4,
+                lpips=False)
     assert int(res.classifier_queries.sum()) == sum(seen)
     assert (res.classifier_queries <= 400).all(), res.classifier_queries
     assert res.monotone.all()
@@ -239,4 +237,19 @@ def test_bad_requests_fail_clearly(G, clf):
         cross(G, clf, SEEDS, "bright", frames=1)
     with pytest.raises(ValueError, match="different classes"):
         cross(G, clf, SEEDS, "bright", source="bright")
+    unnamed = Classifier(Brightness(0.0))
+    with pytest.raises(ValueError, match="class index 5 is out of range for a classifier with 2 classes"):
+        cross(G, unnamed, SEEDS, 5)
     assert OWNERS == "owners"
+
+
+def test_paths_in_z_space_and_per_path_targets(G, boundary):
+    """Z codes work too, and one batch may hold paths to different targets."""
+    clf = Classifier(Brightness(boundary), class_names=["dark", "bright"])
+    res = cross(G, clf, SEEDS[:2], ["bright", "bright"], method="ascent", space="z", frames=5, lpips=False)
+    assert res.codes.space == "z" and res.crossed.all() and res.monotone.all()
+    dark = Classifier(Brightness(float(_means(G, SEEDS).min()) - 0.05), class_names=["dark", "bright"])
+    both = cross(G, dark, SEEDS[:2], ["dark", "bright"], method="ascent", frames=5, lpips=False)
+    assert both.targets == [0, 1]
+    assert bool(both.crossed[0]) and not bool(both.crossed[1])  # path 1 starts bright: nothing to cross
+    assert "already classified as the target" in " ".join(both.notes[1])

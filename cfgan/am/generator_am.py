@@ -41,6 +41,28 @@ def check_classifier_for_am(classifier) -> None:
                          "maximisation needs a differentiable torch model")
 
 
+def check_stop_at(stop_at: Optional[float]) -> None:
+    if stop_at is not None and not 0 < stop_at < 1:
+        raise ValueError(f"stop_at must be a probability in (0, 1), got {stop_at}")
+
+
+class Stopper:
+    """``optimize``'s stop callback: items whose class probability reached ``stop_at`` are finished.
+    ``done`` remembers them, so post-step hooks (e.g. pixel AM's blur) can leave them alone too."""
+
+    def __init__(self, score_fn: TargetScore, stop_at: float):
+        self.score_fn, self.stop_at = score_fn, stop_at
+        self.done = torch.zeros(len(score_fn.assignment), dtype=torch.bool)
+
+    def __call__(self, loss: torch.Tensor, terms) -> torch.Tensor:
+        self.done = self.done | self.score_fn.reached(self.stop_at)
+        return self.done.to(loss.device)
+
+
+def stopper(score_fn: TargetScore, stop_at: Optional[float]) -> Optional[Stopper]:
+    return None if stop_at is None else Stopper(score_fn, stop_at)
+
+
 @torch.no_grad()
 def latent_stats(G, space: str, n: int = 4096, seed: int = 20240, quantile: float = 0.001):
     """(typical squared distance to the prior's centre, per-dimension low and high quantiles) of codes
@@ -97,6 +119,7 @@ def maximize(
     clip: bool = False,
     init: str = "random",
     k: int = 256,
+    stop_at: Optional[float] = None,
     noise_mode: str = "const",
     seed: int = 0,
     progress: Optional[Callable[[int, int, dict], None]] = None,
@@ -117,6 +140,9 @@ def maximize(
         init: 'random' (restart r of every target starts from the same random code) or 'best-of-k'
             (each target starts from its ``restarts`` best-scoring codes among ``k`` random samples: far
             fewer steps are then needed, at the cost of ``k`` forward passes).
+        stop_at: freeze an item once its class probability reaches this value (None: maximise all the
+            way). Unbounded maximisation makes "super-stimuli" whose classifier features lie beyond those
+            of any real image; stopping at, e.g., 0.995 keeps the least-pushed confident image.
     """
     space = check_space(G, space)
     check_classifier_for_am(classifier)
@@ -129,6 +155,7 @@ def maximize(
         raise ValueError(f"truncation_psi must be in (0, 1], got {truncation_psi}")
     if init not in ("random", "best-of-k"):
         raise ValueError(f"init must be 'random' or 'best-of-k', got {init!r}")
+    check_stop_at(stop_at)
     if init == "best-of-k" and k < restarts:
         raise ValueError(f"best-of-k init needs k >= restarts, got k={k} for {restarts} restarts")
     targets = resolve_targets(classifier, targets)
@@ -165,7 +192,8 @@ def maximize(
 
     with frozen(G, classifier):
         result = optimize(code.parameters(noise=False), step_objective, steps, LRSchedule(lr, 0.05, 0.25),
-                          batched=True, project=clip_codes, log_every=max(1, steps // 20), progress=progress)
+                          batched=True, project=clip_codes, stop=stopper(score_fn, stop_at),
+                          log_every=max(1, steps // 20), progress=progress)
     final = truncated(code.detach(), G, truncation_psi).detach()
     with torch.no_grad():
         images = final.render(G, noise_mode=noise_mode)
@@ -173,8 +201,8 @@ def maximize(
     settings = dict(method="generator", space=space, restarts=restarts, steps=steps, lr=lr,
                     class_score=class_score, prior=prior, prior_scale=1.0 / typical, diversity=diversity,
                     diversity_space="features" if diversity_features else "image",
-                    truncation_psi=truncation_psi, clip=clip, init=init, k=k if init == "best-of-k" else None,
-                    noise_mode=noise_mode, seed=seed,
+                    truncation_psi=truncation_psi, clip=clip, stop_at=stop_at, init=init,
+                    k=k if init == "best-of-k" else None, noise_mode=noise_mode, seed=seed,
                     targets=[t.label for t in targets], num_images=n)
     return AMResult("generator", targets, assignment, images.detach().cpu(), -result.terms["score"].cpu(),
                     initial.get("score", -result.terms["score"]).cpu(), probs.detach().float().cpu(), final,

@@ -188,6 +188,19 @@ class TargetScore:
             return logits.softmax(1), cap.outputs
         return logits, cap.outputs
 
+    def reached(self, threshold: float) -> torch.Tensor:
+        """bool [N]: class items whose target probability in the last call is at least ``threshold``
+        (unit items never count as reached)."""
+        if self.last_logits is None:
+            return torch.zeros(len(self.assignment), dtype=torch.bool)
+        probs = self.last_logits.softmax(1).cpu()
+        out = torch.zeros(len(self.assignment), dtype=torch.bool)
+        for t_index, target in enumerate(self.targets):
+            if isinstance(target, ClassTarget):
+                rows = self.assignment == t_index
+                out[rows] = probs[rows, target.index] >= threshold
+        return out
+
     @staticmethod
     def _target_values(target: Target, class_values, outputs, rows) -> torch.Tensor:
         if isinstance(target, ClassTarget):

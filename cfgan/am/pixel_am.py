@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from inversion import LRSchedule, Objective, Rendered, Score, optimize
 
-from .generator_am import check_classifier_for_am, frozen
+from .generator_am import check_classifier_for_am, check_stop_at, frozen, stopper
 from .objectives import TargetScore, assignment_for, resolve_targets
 from .result import AMResult
 from .terms import Diversity, PixelL1, PixelL2, TotalVariation
@@ -80,6 +80,7 @@ def maximize_pixels(
     diversity: float = 0.0,
     diversity_features: bool = False,
     init_std: float = 0.1,
+    stop_at: Optional[float] = None,
     seed: int = 0,
     device=None,
     progress: Optional[Callable[[int, int, dict], None]] = None,
@@ -89,9 +90,10 @@ def maximize_pixels(
     Regularisers: ``l2``/``l1`` decay about ``center`` (0 = mid-gray), ``tv`` total variation, ``jitter``
     (score the image shifted by up to this many pixels, a fresh shift each step, same for the batch) and a
     Gaussian blur of ``blur_sigma`` every ``blur_every`` steps (0 = never) except in the last fifth of the
-    run. Pixels stay in [-1, 1].
+    run. Pixels stay in [-1, 1]. ``stop_at`` freezes an item once its class probability reaches it.
     """
     check_classifier_for_am(classifier)
+    check_stop_at(stop_at)
     if restarts < 1 or steps < 0:
         raise ValueError(f"need restarts >= 1 and steps >= 0, got restarts={restarts}, steps={steps}")
     if jitter < 0 or blur_every < 0 or (blur_every and blur_sigma <= 0):
@@ -132,19 +134,26 @@ def maximize_pixels(
         return total, values
 
     calls = [0]
+    stop = stopper(score_fn, stop_at)
 
     def regularize():
         calls[0] += 1
-        x = code.values
+        x = code.values.data
         # no blur in the last fifth: the final steps recover the score the last blur cost
         if blur_every and calls[0] % blur_every == 0 and calls[0] <= 0.8 * steps:
-            x.data.copy_(gaussian_blur(x.data, blur_sigma))
-        x.data.clamp_(-1, 1)
+            if stop is None:
+                x.copy_(gaussian_blur(x, blur_sigma))
+            else:  # finished items stay frozen
+                active = (~stop.done).nonzero().flatten().to(x.device)
+                if len(active):
+                    x[active] = gaussian_blur(x[active], blur_sigma)
+        x.clamp_(-1, 1)
 
     code.values.requires_grad_(True)
     with frozen(classifier):
         result = optimize([code.values], step_objective, steps, LRSchedule(lr, 0.0, 0.25), batched=True,
-                          project=regularize, log_every=max(1, steps // 20), progress=progress)
+                          project=regularize, stop=stop, log_every=max(1, steps // 20),
+                          progress=progress)
     images = code.values.detach().clamp(-1, 1)
     with torch.no_grad():
         probs = classifier.probs(images)
@@ -152,7 +161,8 @@ def maximize_pixels(
                     class_score=class_score, l2=l2, l1=l1, tv=tv, center=center, jitter=jitter,
                     blur_every=blur_every, blur_sigma=blur_sigma, diversity=diversity,
                     diversity_space="features" if diversity_features else "image", init_std=init_std,
-                    seed=seed, targets=[t.label for t in targets], num_images=len(assignment))
+                    stop_at=stop_at, seed=seed, targets=[t.label for t in targets],
+                    num_images=len(assignment))
     return AMResult("pixels", targets, assignment, images.cpu(), -result.terms["score"].cpu(),
                     initial.get("score", -result.terms["score"]).cpu(), probs.detach().float().cpu(), None,
                     settings, result.history, result.interrupted, time.perf_counter() - start)

@@ -122,7 +122,7 @@ def run_am(G, classifier, targets: Sequence, out: str, space: str = "w", restart
         shape = (G.channels, G.resolution, G.resolution)
         pix = maximize_pixels(classifier, targets, shape, restarts=restarts, steps=steps, diversity=diversity,
                               seed=seed, progress=progress, class_score=options.get("class_score", "logprob"),
-                              **(pixel_options or {}))
+                              stop_at=options.get("stop_at"), **(pixel_options or {}))
         report["pixel"] = result_record(pix)
         report["outputs"]["pixel_grids"] = save_grids(pix, os.path.join(out, "pixel"))
         report["outputs"]["pixel_panel"] = save_panel(pix, os.path.join(out, "pixel_panel.png"),

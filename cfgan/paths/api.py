@@ -9,6 +9,7 @@ import torch
 
 from inversion import LatentCode, check_space
 
+from . import monotone
 from .ascent import AscentSettings, ascent_paths
 from .blackbox import BlackboxSettings, blackbox_paths
 from .probe import Probe, with_owners
@@ -61,8 +62,9 @@ def _classes(classifier, value, n: int, what: str) -> List[int]:
 
 def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], target, source=None,
           method: str = "regularized", frames: int = 16, space: str = "w+", seed: int = 0,
-          reference: Optional[torch.Tensor] = None, invert_steps: int = 300, invert_losses: Optional[dict] = None,
-          lpips: bool = True, lpips_net: str = "vgg", progress: Optional[Callable] = None, **options) -> PathResult:
+          reference: Optional[torch.Tensor] = None, invert_steps: int = 300,
+          invert_losses: Optional[dict] = None, lpips: bool = True, lpips_net: str = "vgg",
+          progress: Optional[Callable] = None, **options) -> PathResult:
     """Decision-crossing paths from ``start`` to class ``target`` of ``classifier``, in a batch.
 
     ``start``: a ``LatentCode`` of N items (any space; moved to ``space``), images [N, C, H, W] in [-1, 1]
@@ -84,14 +86,14 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     if method != "blackbox" and not classifier.has_gradients:
         raise ValueError(f"classifier {classifier.name} has no gradients (a plain numpy callable): "
                          "use method='blackbox'")
-    t0 = time.perf_counter()
-    code, images, projection = _start_code(G, start, space, seed, invert_steps, invert_losses, progress)
-    t_invert = time.perf_counter() - t0
-    n = len(code)
-    targets = _classes(classifier, target, n, "target")
+    n = start.shape[0] if torch.is_tensor(start) else len(start)
+    targets = _classes(classifier, target, n, "target")  # bad class names fail before any inversion
     sources = None if source is None else _classes(classifier, source, n, "source")
     if sources is not None and any(a == b for a, b in zip(targets, sources)):
         raise ValueError("source and target must be different classes")
+    t0 = time.perf_counter()
+    code, images, projection = _start_code(G, start, space, seed, invert_steps, invert_losses, progress)
+    t_invert = time.perf_counter() - t0
     if images is None and reference is not None:
         from inversion.project import check_images
 
@@ -102,17 +104,18 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     paths = torch.arange(n)
     code = with_owners(code.detach(), paths)
     reference_probs = reference_pred = None
+    given = images is not None
     with torch.no_grad():
-        if images is None:
+        if not given:
             images = probe.render(code).detach()
-        else:
-            ref_logits = probe.logits(images, paths)
+        ref_logits = probe.logits(images, paths)  # also tells the classifier's number of classes
+        if given:
             reference_probs = probe.target_prob(ref_logits, paths).cpu()
             reference_pred = ref_logits.argmax(1).cpu()
-    k = classifier.num_classes
-    if k is not None and max(targets + (sources or [])) >= k:
-        raise ValueError(f"class index {max(targets + (sources or []))} is out of range for a classifier with "
-                         f"{k} classes")
+    k = ref_logits.shape[1]
+    if max(targets + (sources or [])) >= k:
+        raise ValueError(f"class index {max(targets + (sources or []))} is out of range for a classifier "
+                         f"with {k} classes")
 
     if method == "ascent":
         values, info = ascent_paths(probe, code, frames, settings, progress=progress)
@@ -122,13 +125,23 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
         values, info = regularized_paths(probe, code, images, frames, settings, progress=progress)
     t1 = time.perf_counter()
     timings = {"invert": t_invert, **info["timings"]}
-    run_settings = dict(info["settings"], method=method, frames=frames, space=space, seed=seed, targets=targets,
-                        sources=sources)
+    run_settings = dict(info["settings"], method=method, frames=frames, space=space, seed=seed,
+                        targets=targets, sources=sources)
     if projection is not None:
         run_settings["inversion"] = {k: v for k, v in projection.items() if k != "metrics"}
     repaired = info.get("repaired", torch.zeros(n, dtype=torch.bool))
-    result = finalize(probe, method, code, values, images, run_settings, timings, repaired,
-                      lam=info.get("lam"), interrupted=info["interrupted"], lpips=lpips, lpips_net=lpips_net)
+
+    def report(values, repaired):
+        return finalize(probe, method, code, values, images, run_settings, timings, repaired, lam=info.get("lam"),
+                        interrupted=info["interrupted"], lpips=lpips, lpips_net=lpips_net)
+
+    result = report(values, repaired)
+    broken = ~result.monotone
+    if bool(broken.any()) and not info["interrupted"] and method != "blackbox":
+        # a final pass disagreeing with the optimiser's (different batch, float noise): repair on its numbers
+        # and report again (black-box paths are only flagged: re-evaluating would exceed their query budget)
+        values, fixed = monotone.repair(probe, code, values, result.probs, broken, None, settings.grid)
+        result = report(values, repaired | fixed)
     result.timings["finalize"] = time.perf_counter() - t1
     result.timings["total"] = time.perf_counter() - t_begin
     result.reference_probs, result.reference_predicted = reference_probs, reference_pred
@@ -141,8 +154,8 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
         for i in range(n):
             first = int(result.predicted[i, 0])
             if first != sources[i]:
-                result.notes[i].append(f"the start frame is classified as {classifier.class_name(first)}, not "
-                                       f"the source {classifier.class_name(sources[i])}")
+                result.notes[i].append(f"the start frame is classified as {classifier.class_name(first)}, "
+                                       f"not the source {classifier.class_name(sources[i])}")
             if reference_pred is not None and int(reference_pred[i]) != sources[i]:
                 result.notes[i].append(f"the subject image is classified as "
                                        f"{classifier.class_name(int(reference_pred[i]))}, not the source "

@@ -89,7 +89,8 @@ def climb(probe: Probe, start: LatentCode, score: LossTerm, steps: int, lr: floa
                 queries_at_past[i] = int(probe.queries[i])
         target_idx = idx.to(device)
         loss = torch.zeros(n, device=device).scatter(0, target_idx, sub_loss)
-        terms = {k: torch.zeros(n, device=device).scatter(0, target_idx, v.detach()) for k, v in sub_terms.items()}
+        terms = {k: torch.zeros(n, device=device).scatter(0, target_idx, v.detach())
+                 for k, v in sub_terms.items()}
         return loss, terms
 
     def stop(loss, terms):
@@ -122,7 +123,7 @@ def code_spread(G, space: str) -> float:
 
 def resample(probe: Probe, start: LatentCode, trace: Trace, frames: int, grid: int
              ) -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
-    """T frames evenly spaced in probability along each recorded climb (values [N, T, ...], probs, searches)."""
+    """T frames evenly spaced in probability along each climb: (values [N, T, ...], probs, searches)."""
     device = start.values.device
     anchors = [a.to(device) for a in trace.anchors]
     p0 = torch.tensor([float(p[0]) for p in trace.probs])

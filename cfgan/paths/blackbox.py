@@ -54,8 +54,8 @@ class EstimatedTargetScore(LossTerm):
 
     name = "class"
 
-    def __init__(self, probe: Probe, sigma: float, samples: int = 8, shared_layers: bool = True, seed: int = 0,
-                 weight: float = 1.0):
+    def __init__(self, probe: Probe, sigma: float, samples: int = 8, shared_layers: bool = True,
+                 seed: int = 0, weight: float = 1.0):
         super().__init__(weight)
         if samples < 1:
             raise ValueError(f"samples must be at least 1, got {samples}")
@@ -83,7 +83,8 @@ class EstimatedTargetScore(LossTerm):
     def _directions(self, code: LatentCode, owners: List[int]) -> torch.Tensor:
         shape = code.values.shape[1:]
         draw_shape = shape[-1:] if (self.shared and code.space == "w+") else shape
-        u = torch.stack([torch.randn(self.samples, *draw_shape, generator=self.generators[i]) for i in owners])
+        u = torch.stack([torch.randn(self.samples, *draw_shape, generator=self.generators[i])
+                         for i in owners])
         if draw_shape != shape:
             u = u.unsqueeze(2).expand(-1, -1, *shape)
         return u.to(code.values.device)  # [n, q, ...]

@@ -16,7 +16,7 @@ import torch
 
 from inversion import LatentCode
 
-from .probe import OWNERS, Probe
+from .probe import OWNERS, Probe, with_owners
 
 
 def check(probs: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
@@ -62,7 +62,8 @@ def keep_rising(probs: Sequence[float]) -> List[int]:
     return keep[::-1]
 
 
-def schedule_targets(p_start: torch.Tensor, p_end: torch.Tensor, frames: int, schedule="linear") -> torch.Tensor:
+def schedule_targets(p_start: torch.Tensor, p_end: torch.Tensor, frames: int,
+                     schedule="linear") -> torch.Tensor:
     """Target probabilities [N, T] from each path's start to its end probability.
 
     ``schedule``: 'linear' (evenly spaced in probability), 'logodds' (evenly spaced in log-odds), or a
@@ -96,8 +97,9 @@ def _code_batch(context: LatentCode, rows: List[int], values: torch.Tensor) -> L
                       {OWNERS: rows_t if owners is None else owners[rows_t]})
 
 
-def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor], anchor_probs: List[torch.Tensor],
-                targets: torch.Tensor, grid: int = 7, tol: Optional[float] = None
+def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor],
+                anchor_probs: List[torch.Tensor], targets: torch.Tensor, grid: int = 7,
+                tol: Optional[float] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
     """T frames per path on the polyline through its anchors, as close as possible to ``targets`` [N, T].
 
@@ -177,3 +179,37 @@ def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor], 
                 out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
     stacked = torch.stack([torch.stack(row) for row in out_values])
     return stacked, out_probs, searched
+
+
+def repair(probe: Probe, start: LatentCode, values: torch.Tensor, probs: torch.Tensor, which: torch.Tensor,
+           extra_ends: Optional[List[Optional[Tuple[torch.Tensor, float]]]] = None, grid: int = 7):
+    """Re-lay the frames of paths ``which`` through their frames that rise (``keep_rising``).
+
+    ``values`` [N, T, ...] and ``probs`` [N, T] are the paths as evaluated; ``extra_ends[i]``, when given,
+    is a (values, probability) end frame known to go further (appended if higher than the kept end).
+    Frames are laid evenly in probability between the kept start and end. Returns (values, repaired [N]).
+    """
+    idx = which.nonzero().flatten().tolist()
+    repaired = torch.zeros(values.shape[0], dtype=torch.bool)
+    if not idx:
+        return values, repaired
+    anchors, anchor_probs = [], []
+    for i in idx:
+        keep = keep_rising(probs[i])
+        a_vals, a_probs = [values[i, k] for k in keep], [float(probs[i, k]) for k in keep]
+        extra = extra_ends[i] if extra_ends is not None else None
+        if extra is not None and extra[1] > a_probs[-1]:
+            a_vals.append(extra[0].to(values.device))
+            a_probs.append(float(extra[1]))
+        anchors.append(torch.stack(a_vals))
+        anchor_probs.append(torch.tensor(a_probs))
+    owners = start.meta.get(OWNERS)
+    sub = with_owners(start.select(idx), owners[idx] if owners is not None else torch.tensor(idx))
+    p_lo = torch.tensor([float(p[0]) for p in anchor_probs])
+    p_hi = torch.tensor([float(p[-1]) for p in anchor_probs])
+    targets = schedule_targets(p_lo, p_hi, values.shape[1], "linear")
+    new_values, _, _ = fill_frames(probe, sub, anchors, anchor_probs, targets, grid=grid)
+    values = values.clone()
+    values[torch.tensor(idx, device=values.device)] = new_values.to(values.device)
+    repaired[idx] = True
+    return values, repaired

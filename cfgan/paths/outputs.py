@@ -19,7 +19,7 @@ from cfgan.data import make_grid, save_image, to_uint8
 from .result import PathResult
 
 
-def _enlarge(images: torch.Tensor, min_size: int, multiple: int = 1) -> torch.Tensor:
+def enlarge(images: torch.Tensor, min_size: int, multiple: int = 1) -> torch.Tensor:
     """Nearest-neighbour upscale [N, C, H, W] so the short side is >= ``min_size`` (sides a multiple)."""
     h, w = images.shape[-2:]
     factor = max(1, -(-min_size // min(h, w)))
@@ -31,7 +31,7 @@ def _enlarge(images: torch.Tensor, min_size: int, multiple: int = 1) -> torch.Te
 def video_frames(frames: torch.Tensor, probs: Sequence[float], is_target: Sequence[bool],
                  min_size: int = 256) -> np.ndarray:
     """uint8 RGB [T, H', W', 3]: enlarged frames with a probability bar (height a multiple of 16)."""
-    big = _enlarge(frames.float(), min_size, multiple=16)
+    big = enlarge(frames.float(), min_size, multiple=16)
     rgb = to_uint8(big).numpy().transpose(0, 2, 3, 1)
     if rgb.shape[-1] == 1:
         rgb = np.repeat(rgb, 3, axis=-1)
@@ -74,10 +74,12 @@ def plot_probs(path: str, result: PathResult, i: int) -> str:
     fig, ax = plt.subplots(figsize=(5, 3), dpi=120)
     ax.plot(x, report["probs"], "o-", color="tab:green", label=f"p({report['target_name']})")
     if report["source_probs"] is not None:
-        ax.plot(x, report["source_probs"], "s--", color="tab:red", alpha=0.7, label=f"p({report['source_name']})")
+        ax.plot(x, report["source_probs"], "s--", color="tab:red", alpha=0.7,
+                label=f"p({report['source_name']})")
     ax.axhline(0.5, color="gray", lw=0.8, ls=":")
     if report["crossing_index"] is not None:
-        ax.axvline(report["crossing_index"] - 0.5, color="black", lw=0.8, ls="--", label="decision changes")
+        ax.axvline(report["crossing_index"] - 0.5, color="black", lw=0.8, ls="--",
+                   label=f"classified as {report['target_name']} from here")
     ax.set_xlabel("frame")
     ax.set_ylabel("probability")
     ax.set_ylim(-0.02, 1.02)
@@ -102,7 +104,7 @@ def write_path(result: PathResult, i: int, folder: str, G=None, fps: float = 6.0
     for t, img in enumerate(frames):
         save_image(img, os.path.join(folder, "frames", f"frame_{t:03d}.png"))
     files["frames"] = os.path.join(folder, "frames")
-    strip = make_grid(_enlarge(frames, 96), nrow=frames.shape[0], padding=4)
+    strip = make_grid(enlarge(frames, 96), nrow=frames.shape[0], padding=4)
     files["filmstrip"] = str(save_image(strip, os.path.join(folder, "filmstrip.png")))
     report = result.path_report(i)
     is_target = [p == report["target"] for p in report["predicted"]]
@@ -115,7 +117,8 @@ def write_path(result: PathResult, i: int, folder: str, G=None, fps: float = 6.0
                                     extra={"path_index": i})
     payload = dict(report, method=result.method, frames=result.num_frames, settings=result.settings,
                    seed=result.settings.get("seed"), timings=result.timings, batch_size=len(result),
-                   interrupted=result.interrupted, files={k: os.path.relpath(v, folder) for k, v in files.items()},
+                   interrupted=result.interrupted,
+                   files={k: os.path.relpath(v, folder) for k, v in files.items()},
                    **(extra or {}))
     path = os.path.join(folder, "report.json")
     tmp = path + ".tmp"

@@ -33,7 +33,7 @@ from .terms import Identity, ScheduleMatch, Smoothness
 
 @dataclass
 class RegularizedSettings:
-    steps: int = 60  # joint optimisation steps of the whole trajectory
+    steps: int = 40  # joint optimisation steps of the whole trajectory
     lr: float = 0.05  # Adam step, in units of the per-coordinate code spread
     end_prob: float = 0.9  # probability of the target class the last frame is pulled to
     schedule: Union[str, Sequence[float]] = "linear"  # 'linear', 'logodds' or T fractions rising 0 -> 1
@@ -41,10 +41,10 @@ class RegularizedSettings:
     identity: Dict[str, float] = field(default_factory=lambda: {"latent": 1.0, "pixel": 1.0})
     smoothness: float = 1.0  # mu: weight of squared latent steps between consecutive frames
     lam: Optional[float] = None  # identity weight; None searches the largest that still crosses
-    lam_range: Tuple[float, float] = (1e-3, 1e2)
+    lam_range: Tuple[float, float] = (1e-2, 1e4)
     search_rounds: int = 5  # bisection rounds after the first run at lam_range[0]
     search_steps: int = 40  # optimisation steps per search round
-    search_prob: Optional[float] = None  # an end frame "crosses" at this p_C (default: end_prob - 0.1, >= 0.5)
+    search_prob: Optional[float] = None  # an end frame "crosses" at this p_C (default end_prob - 0.1, >= 0.5)
     grid: int = 7  # points per segment when repairing frames
 
 
@@ -83,8 +83,8 @@ def end_frames(probe: Probe, start: LatentCode, reference: torch.Tensor, lam: to
     def step_objective(step: int, t: float):
         return objective(Rendered(probe.render(code), None, code))
 
-    result = optimize(params, step_objective, settings.search_steps, LRSchedule(settings.lr * spread, 0.0, 0.25),
-                      progress=progress)
+    result = optimize(params, step_objective, settings.search_steps,
+                      LRSchedule(settings.lr * spread, 0.0, 0.25), progress=progress)
     return code.values.detach(), cls.last_logits, result.interrupted
 
 
@@ -105,7 +105,8 @@ def search_lambda(probe: Probe, start: LatentCode, reference: torch.Tensor, sett
                                                  progress)
         return lam, values, logits, _end_crossed(probe, logits, all_paths, settings), interrupted, 1
     lam = torch.full((n,), math.exp(lo_l))
-    values, logits, interrupted = end_frames(probe, start, reference, lam, settings, spread, all_paths, progress)
+    values, logits, interrupted = end_frames(probe, start, reference, lam, settings, spread, all_paths,
+                                             progress)
     ok = _end_crossed(probe, logits, all_paths, settings)
     lo, hi = torch.full((n,), lo_l), torch.full((n,), hi_l)
     rounds = 1
@@ -168,21 +169,21 @@ def regularized_paths(probe: Probe, start: LatentCode, reference: torch.Tensor, 
     _, start_logits = probe.evaluate(start)
     paths = torch.arange(n)
     p_start = probe.target_prob(start_logits, paths).cpu()
-    lam, end_values, end_logits, end_ok, interrupted, rounds = search_lambda(probe, start, reference, settings,
-                                                                               spread, progress)
+    lam, end_values, end_logits, end_ok, interrupted, rounds = search_lambda(
+        probe, start, reference, settings, spread, progress)
     t1 = time.perf_counter()
     p_end = torch.full((n,), float(settings.end_prob))
     targets = monotone.schedule_targets(p_start, torch.maximum(p_end, p_start), frames, settings.schedule)
     values = inner_logits = None
     if not interrupted:
-        values, inner_logits, interrupted = trajectory(probe, start, reference, end_values, lam, targets, settings,
-                                                       spread, progress)
+        values, inner_logits, interrupted = trajectory(probe, start, reference, end_values, lam, targets,
+                                                       settings, spread, progress)
     t2 = time.perf_counter()
     if values is None:  # interrupted during the search: the straight line to the end frames
         frac = torch.arange(1, frames, dtype=torch.float32) / (frames - 1)
         base = start.values.detach().unsqueeze(1)
-        values = base + (end_values.unsqueeze(1) - base) * frac.reshape(1, -1, *[1] * (end_values.dim() - 1)).to(
-            base.device)
+        frac = frac.reshape(1, -1, *[1] * (end_values.dim() - 1)).to(base.device)
+        values = base + (end_values.unsqueeze(1) - base) * frac
         _, inner_logits = probe.evaluate(_frames_code(start, values))
     full = torch.cat([start.values.detach().unsqueeze(1), values], 1)
     inner_owners = paths.repeat_interleave(frames - 1)
@@ -192,11 +193,13 @@ def regularized_paths(probe: Probe, start: LatentCode, reference: torch.Tensor, 
     needs_repair = (~monotone.check(probs)) | (~last_target & end_ok)
     repaired = torch.zeros(n, dtype=torch.bool)
     if bool(needs_repair.any()) and not interrupted:
-        full, repaired = repair(probe, start, full, probs, needs_repair, end_values,
-                                probe.target_prob(end_logits, paths).cpu(), end_ok, settings.grid)
+        end_probs = probe.target_prob(end_logits, paths).cpu()
+        extra = [(end_values[i], float(end_probs[i])) if bool(end_ok[i]) else None for i in range(n)]
+        full, repaired = monotone.repair(probe, start, full, probs, needs_repair, extra, settings.grid)
     t3 = time.perf_counter()
-    info = dict(timings={"search": t1 - t0, "trajectory": t2 - t1, "repair": t3 - t2}, interrupted=interrupted,
-                lam=lam, search_rounds=rounds, end_frame_crossed=end_ok.tolist(), repaired=repaired,
+    info = dict(timings={"search": t1 - t0, "trajectory": t2 - t1, "repair": t3 - t2},
+                interrupted=interrupted, lam=lam, search_rounds=rounds, end_frame_crossed=end_ok.tolist(),
+                repaired=repaired,
                 settings=dict(asdict(settings), lr_absolute=settings.lr * spread, code_spread=spread))
     return full, info
 
@@ -207,29 +210,3 @@ def _frames_code(start: LatentCode, values: torch.Tensor) -> LatentCode:
     ctx = start.select(owners.tolist())
     return LatentCode(start.space, values.reshape(n * t, *values.shape[2:]), ctx.noise, ctx.c,
                       start.truncation_psi, {OWNERS: owners})
-
-
-def repair(probe: Probe, start: LatentCode, full: torch.Tensor, probs: torch.Tensor, which: torch.Tensor,
-           end_values: torch.Tensor, end_probs: torch.Tensor, end_ok: torch.Tensor, grid: int):
-    """Re-lay the frames of paths ``which`` through the frames that rise (and the search's end frame)."""
-    idx = which.nonzero().flatten().tolist()
-    anchors, anchor_probs = [], []
-    for i in idx:
-        keep = monotone.keep_rising(probs[i])
-        a_vals, a_probs = [full[i, k] for k in keep], [float(probs[i, k]) for k in keep]
-        if bool(end_ok[i]) and float(end_probs[i]) > a_probs[-1]:
-            a_vals.append(end_values[i])
-            a_probs.append(float(end_probs[i]))
-        anchors.append(torch.stack(a_vals))
-        anchor_probs.append(torch.tensor(a_probs))
-    sub = with_owners(start.select(idx), torch.tensor(idx))
-    p_lo = torch.tensor([float(p[0]) for p in anchor_probs])
-    p_hi = torch.tensor([float(p[-1]) for p in anchor_probs])
-    frames = full.shape[1]
-    sub_targets = monotone.schedule_targets(p_lo, p_hi, frames, "linear")
-    new_values, _, _ = monotone.fill_frames(probe, sub, anchors, anchor_probs, sub_targets, grid=grid)
-    full = full.clone()
-    full[torch.tensor(idx, device=full.device)] = new_values.to(full.device)
-    repaired = torch.zeros(full.shape[0], dtype=torch.bool)
-    repaired[idx] = True
-    return full, repaired

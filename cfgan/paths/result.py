@@ -62,7 +62,8 @@ class PathResult:
         values = self.identity.get(name)
         out = []
         for i, k in enumerate(self.crossing_index):
-            out.append(None if values is None or k is None or not bool(self.crossed[i]) else float(values[i, k]))
+            missing = values is None or k is None or not bool(self.crossed[i])
+            out.append(None if missing else float(values[i, k]))
         return out
 
     def path_report(self, i: int) -> dict:
@@ -79,12 +80,15 @@ class PathResult:
             "source_probs": None if self.source_probs is None else [float(v) for v in self.source_probs[i]],
             "predicted": [int(v) for v in self.predicted[i]],
             "predicted_names": [name(int(v)) for v in self.predicted[i]],
-            "identity": {k: None if v is None else [float(x) for x in v[i]] for k, v in self.identity.items()},
+            "identity": {k: None if v is None else [float(x) for x in v[i]]
+                         for k, v in self.identity.items()},
             "identity_at_crossing": {k: self.at_crossing(k)[i] for k in self.identity},
             "lambda": None if self.lam is None else float(self.lam[i]),
-            "generator_evals": int(self.generator_evals[i]), "classifier_queries": int(self.classifier_queries[i]),
+            "generator_evals": int(self.generator_evals[i]),
+            "classifier_queries": int(self.classifier_queries[i]),
             "reference_prob": None if self.reference_probs is None else float(self.reference_probs[i]),
-            "reference_predicted": None if self.reference_predicted is None else int(self.reference_predicted[i]),
+            "reference_predicted": (None if self.reference_predicted is None
+                                    else int(self.reference_predicted[i])),
             "notes": list(self.notes[i]) if self.notes else [],
         }
 
@@ -164,7 +168,7 @@ def finalize(probe: Probe, method: str, start: LatentCode, values: torch.Tensor,
     notes = [list(x) for x in notes] if notes is not None else [[] for _ in range(n)]
     for i in range(n):
         if bool(is_target[i, 0]):
-            notes[i].append("the start is already classified as the target class: there is no boundary to cross")
+            notes[i].append("the start is already classified as the target class: no boundary to cross")
         elif not bool(crossed[i]):
             notes[i].append("did not cross: the last frame is not classified as the target class")
         if not bool(mono[i]):
@@ -181,4 +185,5 @@ def finalize(probe: Probe, method: str, start: LatentCode, values: torch.Tensor,
     return PathResult(method, probe.targets.tolist(), sources, names, frames, cpu_codes, probs, source_probs,
                       predicted, crossed, mono, repaired.cpu().bool(), crossing_index, identity,
                       probe.gen_evals.clone(), probe.queries.clone(), settings, timings,
-                      None if lam is None else torch.as_tensor(lam).detach().cpu().float(), notes, interrupted)
+                      None if lam is None else torch.as_tensor(lam).detach().cpu().float(), notes,
+                      interrupted)

@@ -126,7 +126,8 @@ class Identity(LossTerm):
             diff = r.code.values - self.latent_ref.to(device)
             total = total + self.weights["latent"] * (diff ** 2).flatten(1).mean(1)
         if "pixel" in self.weights:
-            total = total + self.weights["pixel"] * masked_mean((r.images - self.image_ref.to(device)) ** 2, None)
+            err = (r.images - self.image_ref.to(device)) ** 2
+            total = total + self.weights["pixel"] * masked_mean(err, None)
         if self.lpips is not None:
             total = total + self.weights["lpips"] * self.lpips(r)
         return self.scale.to(device) * total

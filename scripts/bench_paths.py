@@ -1,0 +1,109 @@
+"""Cost of decision-crossing paths: seconds and generator evaluations per path, batched vs one at a time.
+
+For each method, N paths are run once as one batch and once one path at a time (same start codes, same
+settings); the ratios say what batching buys. Start codes are generator seeds whose images the classifier
+does not already assign to the target.
+
+    PYTHONPATH=. python scripts/bench_paths.py --paths 8 --frames 16 --out runs/bench_paths.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import generators  # noqa: E402
+from cfgan.classifiers import load_classifier  # noqa: E402
+from cfgan.paths import cross  # noqa: E402
+from inversion import LatentCode  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--generator", default="zoo:fashion-mnist")
+    p.add_argument("--classifier", default="zoo:fashion-mnist")
+    p.add_argument("--source", default="Shirt")
+    p.add_argument("--target", default="T-shirt/top")
+    p.add_argument("--paths", type=int, default=8)
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--methods", default="ascent,regularized,blackbox")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default=None, help="write the table as JSON here")
+    return p.parse_args(argv)
+
+
+def pick_seeds(G, clf, source: int, target: int, n: int, limit: int = 2000):
+    """Seeds whose samples are classified as ``source`` (else: anything but ``target``)."""
+    chosen, fallback = [], []
+    with torch.no_grad():
+        for start in range(0, limit, 64):
+            seeds = list(range(start, start + 64))
+            pred = clf(LatentCode.from_seeds(G, seeds, "w+").render(G)).argmax(1).tolist()
+            chosen += [s for s, p in zip(seeds, pred) if p == source]
+            fallback += [s for s, p in zip(seeds, pred) if p != target and p != source]
+            if len(chosen) >= n:
+                return chosen[:n]
+    return (chosen + fallback)[:n]
+
+
+def run(G, clf, code, target, source, method, frames):
+    t0 = time.perf_counter()
+    res = cross(G, clf, code, target, source, method=method, frames=frames, lpips=False)
+    return time.perf_counter() - t0, res
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore", UserWarning)
+    G = generators.load(args.generator, device=args.device)
+    clf = load_classifier(args.classifier, device=args.device)
+    source, target = clf.class_index(args.source), clf.class_index(args.target)
+    seeds = pick_seeds(G, clf, source, target, args.paths)
+    code = LatentCode.from_seeds(G, seeds, "w+")
+    rows = {}
+    run(G, clf, code.select([0]), target, source, "ascent", 3)  # warm-up: lazy imports, code spread, caches
+    for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
+        t_batch, batch = run(G, clf, code, target, source, method, args.frames)
+        t_single, singles = 0.0, []
+        for i in range(len(code)):
+            t, res = run(G, clf, code.select([i]), target, source, method, args.frames)
+            t_single += t
+            singles.append(res)
+        n = len(code)
+        evals_batch = float(batch.generator_evals.sum()) / n
+        evals_single = float(sum(int(r.generator_evals.sum()) for r in singles)) / n
+        rows[method] = {
+            "paths": n, "frames": args.frames,
+            "batch_seconds_per_path": t_batch / n, "single_seconds_per_path": t_single / n,
+            "speedup_batch_vs_single": t_single / t_batch,
+            "batch_generator_evals_per_path": evals_batch, "single_generator_evals_per_path": evals_single,
+            "generator_evals_ratio_single_over_batch": evals_single / evals_batch,
+            "batch_classifier_queries_per_path": float(batch.classifier_queries.float().mean()),
+            "crossed_batch": int(batch.crossed.sum()),
+            "crossed_single": sum(int(r.crossed.sum()) for r in singles),
+            "monotone_batch": int(batch.monotone.sum()),
+            "monotone_single": sum(int(r.monotone.sum()) for r in singles),
+        }
+        print(f"{method:12s} batch {t_batch / n:7.2f} s/path  single {t_single / n:7.2f} s/path  "
+              f"speed-up x{t_single / t_batch:5.2f}   generator evals/path batch {evals_batch:8.1f} "
+              f"single {evals_single:8.1f}   crossed {rows[method]['crossed_batch']}/{n}", flush=True)
+    payload = {"settings": vars(args), "seeds": seeds, "torch_threads": torch.get_num_threads(),
+               "generator": getattr(G, "source", None), "methods": rows}
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(payload, f, indent=2, default=str)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
