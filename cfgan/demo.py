@@ -26,10 +26,10 @@ def pair_images(per_class: int = 1):
     samples = zoo_samples()
     chosen = []
     for source, target in CONFUSABLE_PAIRS:
-        paths = [s for s in samples if s["class_name"] == source][:per_class]
+        paths = [s for s in samples if s.class_name == source][:per_class]
         if not paths:
             raise FileNotFoundError(f"no bundled sample of class {source!r}; the package data is incomplete")
-        chosen += [(s["path"], source, target) for s in paths]
+        chosen += [(str(s.path), source, target) for s in paths]
     return chosen
 
 
@@ -68,17 +68,24 @@ def run_demo(out: str, device: str = "cpu", quick: bool = False,
                      f"mean PSNR {s['psnr']:.1f} dB over {len(pairs)} images"))
 
     log("3/4 decision-crossing paths for the confusable pairs ...")
-    crossings = demo_crossings(G, clf, os.path.join(out, "crossings"), quick=quick)
-    sections.append(("Decision-crossing paths (source -> target)", crossings["images"], crossings["caption"]))
+    cross_dir = os.path.join(out, "crossings")
+    crossings = demo_crossings(G, clf, cross_dir, quick=quick, log=log)
+    shown = [os.path.join(cross_dir, f) for pair in crossings["pairs"] for key, f in sorted(pair["files"].items())
+             if key in ("filmstrip", "gif", "plot")]
+    caption = "; ".join(f"{p['source']} -> {p['target']}: {'crossed' if p['crossed'] else 'did not cross'}, "
+                        f"{'monotone' if p['monotone'] else 'not monotone'}, p(target) {p['probs'][0]:.2f} -> "
+                        f"{p['probs'][-1]:.2f}" for p in crossings["pairs"])
+    sections.append(("Decision-crossing paths (source -> target)", shown, caption))
 
     log("4/4 what the classifier thinks each class looks like (activation maximisation) ...")
     am = demo_panel(G, clf, os.path.join(out, "am"), quick=quick)
-    sections.append(("Activation maximisation through the generator, one row per class", am["images"],
-                     am["caption"]))
+    am_caption = ", ".join(f"{name} {p:.2f}" for name, p in am["prob_mean"].items())
+    sections.append(("Activation maximisation through the generator, one row per class", [am["panel"]],
+                     f"mean probability reached per class: {am_caption}"))
 
     seconds = time.time() - start
     report = {"seconds": seconds, "out": os.path.abspath(out), "inversion": s,
-              "crossings": crossings.get("summary"), "am": am.get("summary")}
+              "crossings": crossings["pairs"], "am": am["prob_mean"]}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(report, f, indent=2, default=str)
     _write_index(out, sections)
