@@ -129,7 +129,10 @@ def build(verbose: bool = False):
     with _exclusive(build_dir) as serialised:
         _remove_stale_lock(build_dir, serialised)
         module = cpp_extension.load(
-            name=name, sources=[str(SOURCE_DIR / s) for s in SOURCES], extra_include_paths=[str(SOURCE_DIR)],
+            name=name, sources=[str(SOURCE_DIR / s) for s in SOURCES],
+            # the toolkit's headers explicitly: torch derives them from CUDA_HOME at its import time, which
+            # may precede our filling it in, and the host compiler then misses cuda_runtime.h
+            extra_include_paths=[str(SOURCE_DIR), os.path.join(cpp_extension.CUDA_HOME, "include")],
             extra_cflags=list(EXTRA_CFLAGS), extra_cuda_cflags=list(EXTRA_CUDA_CFLAGS),
             build_directory=str(build_dir), verbose=verbose)
     missing = [f for f in EXPECTED_FUNCTIONS if not hasattr(module, f)]
