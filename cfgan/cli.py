@@ -217,18 +217,18 @@ def _weights(text: str) -> dict:
 @click.option("--space", default="w", show_default=True, type=click.Choice(["z", "w", "w+"]))
 @click.option("--restarts", default=16, show_default=True, type=click.IntRange(1),
               help="random starts per target")
-@click.option("--steps", default=200, show_default=True, type=click.IntRange(1))
-@click.option("--lr", default=0.05, show_default=True, type=float)
+@click.option("--steps", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--lr", default=0.1, show_default=True, type=float)
 @click.option("--score", default="logprob", show_default=True,
               type=click.Choice(["logprob", "logit", "prob"]), help="what a class target maximises")
-@click.option("--prior", default=0.05, show_default=True, type=float,
+@click.option("--prior", default=0.1, show_default=True, type=float,
               help="weight keeping codes in the generator's typical region")
 @click.option("--diversity", default=0.0, show_default=True, type=float, help="weight pushing restarts apart")
 @click.option("--trunc", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="truncation psi applied when rendering")
 @click.option("--clip/--no-clip", default=False, show_default=True,
               help="keep codes within the range seen on random samples")
-@click.option("--init", default="random", show_default=True, type=click.Choice(["random", "best-of-k"]),
+@click.option("--init", default="best-of-k", show_default=True, type=click.Choice(["random", "best-of-k"]),
               help="start from random codes, or from each target's best of --k random samples")
 @click.option("--k", default=256, show_default=True, type=click.IntRange(1), help="candidates for best-of-k")
 @click.option("--stop-at", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -296,14 +296,16 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
 @click.option("--query-budget", default=None, type=click.IntRange(1),
               help="blackbox: classifier queries per path (default 2000)")
 @click.option("--invert-steps", default=300, show_default=True, type=click.IntRange(1))
+@click.option("--invert-agreement", default=0.1, show_default=True, type=click.FloatRange(0),
+              help="weight keeping each inverted image classified like the image (0: plain inversion)")
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(1), help="paths optimised at once")
 @click.option("--random-seed", default=0, show_default=True, type=int, help="seed of inversion and blackbox noise")
 @click.option("--lpips/--no-lpips", default=True, show_default=True, help="report LPIPS identity distances")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @device_option
 def cross_command(images, subject_seeds, latents, generator, classifier, target, source, frames, method, space,
-                  end_prob, lam, identity, steps, lr, query_budget, invert_steps, batch, random_seed, lpips, out,
-                  device):
+                  end_prob, lam, identity, steps, lr, query_budget, invert_steps, invert_agreement, batch,
+                  random_seed, lpips, out, device):
     """Decision-crossing paths: frames along which the classifier's probability of TARGET rises
     monotonically across its decision boundary while the subject stays itself. Starts from IMAGES (inverted
     first), --seed or --latents; writes frames, path.mp4/gif, filmstrip, plot, latents and report.json per
@@ -341,7 +343,8 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
     try:
         report = cross_files(G, clf, out, target, source, images=list(images), seeds=seeds, latents=latents,
                              method=method, frames=frames, space=space, batch=batch, seed=random_seed,
-                             invert_steps=invert_steps, lpips=lpips, progress=bar, **options)
+                             invert_steps=invert_steps, invert_agreement=invert_agreement, lpips=lpips,
+                             progress=bar, **options)
     except (ValueError, FileNotFoundError, ClassifierError) as err:
         _fail(err)
     finally:

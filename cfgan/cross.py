@@ -71,8 +71,9 @@ def _start_for(G, batch):
 def cross_files(G, classifier, out: str, target, source=None, images: Sequence[str] = (),
                 seeds: Sequence[int] = (), latents: Optional[str] = None, method: str = "regularized",
                 frames: int = 16, space: str = "w+", batch: int = 16, seed: int = 0, invert_steps: int = 300,
-                lpips: bool = True, fps: float = 6.0, progress: Optional[Callable] = None,
-                log: Optional[Callable[[str], None]] = None, **options) -> dict:
+                invert_agreement: float = 0.1, lpips: bool = True, fps: float = 6.0,
+                progress: Optional[Callable] = None, log: Optional[Callable[[str], None]] = None,
+                **options) -> dict:
     """Run paths for every subject in batches of ``batch``; write files per path and ``out/summary.json``."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
@@ -87,8 +88,8 @@ def cross_files(G, classifier, out: str, target, source=None, images: Sequence[s
         try:
             start, reference = _start_for(G, chunk)
             result = cross(G, classifier, start, target, source, method=method, frames=frames, space=space,
-                           seed=seed + s, reference=reference, invert_steps=invert_steps, lpips=lpips,
-                           progress=progress, **options)
+                           seed=seed + s, reference=reference, invert_steps=invert_steps,
+                           invert_agreement=invert_agreement, lpips=lpips, progress=progress, **options)
         except KeyboardInterrupt:
             interrupted = True
             break

@@ -33,9 +33,9 @@ import generators  # noqa: E402
 from cfgan.classifiers import load_classifier  # noqa: E402
 from cfgan.cross import DEMO_PAIRS  # noqa: E402
 from cfgan.data import load_fashion_mnist, make_grid, save_image, to_model_range  # noqa: E402
-from cfgan.paths import check_monotone, cross  # noqa: E402
+from cfgan.paths import check_monotone, cross, invert_subjects  # noqa: E402
 from cfgan.paths.outputs import enlarge  # noqa: E402
-from inversion import LatentCode, load_latents, project, save_latents  # noqa: E402
+from inversion import LatentCode, load_latents, save_latents  # noqa: E402
 
 IDENTITY_KEYS = ("pixel", "lpips", "lpips_random_backbone", "latent")
 
@@ -49,6 +49,7 @@ def parse_args(argv=None):
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--methods", default="regularized,ascent,blackbox")
     p.add_argument("--invert-steps", type=int, default=200)
+    p.add_argument("--invert-agreement", type=float, default=0.1, help="class-agreement weight of inversion")
     p.add_argument("--query-budget", type=int, default=2000)
     p.add_argument("--batch", type=int, default=50)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
@@ -69,11 +70,13 @@ def select_images(clf, data_root, source: int, n: int):
     return x[keep], idx[keep].tolist(), int((pred == source).sum()), len(idx)
 
 
-def start_codes(G, images, args, cache: str):
+def start_codes(G, clf, images, args, cache: str):
+    """Inversions shared by all methods (cached): cfgan's path inversion, with class agreement."""
     if os.path.isfile(cache):
         code, payload = load_latents(cache, G)
         return code, payload["metrics"], payload["settings"]
-    proj = project(G, images.to(G.device), space="w+", steps=args.invert_steps, seed=args.seed)
+    proj = invert_subjects(G, clf, images.to(G.device), "w+", args.invert_steps,
+                           agreement=args.invert_agreement, seed=args.seed)
     save_latents(cache, proj.code, G, proj.metrics, proj.settings)
     return proj.code, proj.metrics, proj.settings
 
@@ -223,7 +226,7 @@ def main(argv=None):
         pair = f"{src_name}-to-{dst_name}".replace("/", "_").replace(" ", "_")
         images, test_idx, n_agree, n_label = select_images(clf, args.data, src, args.per_pair)
         cache = os.path.join(args.out, "cache", f"{pair}_latents.pt")
-        code, inv_metrics, _ = start_codes(G, images, args, cache)
+        code, inv_metrics, _ = start_codes(G, clf, images, args, cache)
         with torch.no_grad():
             recon_pred = clf(code.render(G)).argmax(1).cpu()
         entry = {"source": src_name, "target": dst_name, "test_indices": test_idx,

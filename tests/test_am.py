@@ -47,7 +47,10 @@ def G():
 @pytest.fixture(scope="module")
 def clf():
     torch.manual_seed(1)
-    return Classifier(TinyNet(), class_names=["ant", "bee", "cat"])
+    net = TinyNet()
+    with torch.no_grad():  # a fresh head is almost uniform; make the classes respond to the image
+        net.head.weight.mul_(20)
+    return Classifier(net, class_names=["ant", "bee", "cat"])
 
 
 def mean_group_distance(result):
@@ -56,7 +59,7 @@ def mean_group_distance(result):
 
 @pytest.mark.parametrize("space", ["z", "w", "w+"])
 def test_score_rises_for_every_restart(G, clf, space):
-    res = maximize(G, clf, ["ant", 2], space=space, restarts=3, steps=12, lr=0.1, seed=0)
+    res = maximize(G, clf, ["ant", 2], space=space, restarts=3, steps=12, lr=0.1, seed=0, init="random")
     assert len(res) == 6 and res.images.shape == (6, 1, 16, 16)
     assert bool((res.score > res.initial_score + 1e-3).all()), (res.initial_score, res.score)
     prob = res.target_prob
@@ -67,7 +70,7 @@ def test_score_rises_for_every_restart(G, clf, space):
 
 @pytest.mark.parametrize("score", ["logit", "prob"])
 def test_other_class_scores_rise(G, clf, score):
-    res = maximize(G, clf, ["bee"], restarts=2, steps=10, lr=0.1, class_score=score)
+    res = maximize(G, clf, ["bee"], restarts=2, steps=10, lr=0.1, class_score=score, init="random")
     assert bool((res.score > res.initial_score).all())
 
 
@@ -81,7 +84,7 @@ def test_summary_reports_reached_probability(G, clf):
 
 
 def test_diversity_pushes_restarts_apart(G, clf):
-    kwargs = dict(restarts=4, steps=15, lr=0.1, seed=3)
+    kwargs = dict(restarts=4, steps=15, lr=0.1, seed=3, init="random")
     plain = maximize(G, clf, ["ant", "bee"], **kwargs)
     diverse = maximize(G, clf, ["ant", "bee"], diversity=5.0, **kwargs)
     assert mean_group_distance(diverse) > 1.2 * mean_group_distance(plain)
@@ -110,7 +113,7 @@ def test_same_seed_same_result_other_seed_differs(G, clf):
 
 
 def test_restart_r_of_every_target_starts_from_the_same_code(G, clf):
-    res = maximize(G, clf, ["ant", "bee"], restarts=2, steps=0, seed=4)
+    res = maximize(G, clf, ["ant", "bee"], restarts=2, steps=0, seed=4, init="random")
     torch.testing.assert_close(res.images[:2], res.images[2:])
 
 
@@ -129,7 +132,7 @@ def test_truncation_and_clipping(G, clf):
 
 def test_layer_units_channel_and_neuron(G, clf):
     units = [Unit("conv.0", 2), Unit("conv.0", 4, position=(5, 6)), Unit("embed.1", 3)]
-    res = maximize(G, clf, units, restarts=2, steps=12, lr=0.1)
+    res = maximize(G, clf, units, restarts=2, steps=12, lr=0.1, init="random")
     assert bool((res.score > res.initial_score).all()), (res.initial_score, res.score)
     assert "conv.0[2]" in res.summary() and torch.isnan(res.target_prob).all()
     # the score is the hooked activation itself: recompute the channel mean directly
@@ -215,9 +218,9 @@ def test_targets_from_command_line_options(clf):
 
 
 def test_best_of_k_starts_from_the_best_candidates(G, clf):
-    random_start = maximize(G, clf, ["ant", "cat"], restarts=2, steps=0, seed=1)
+    random_start = maximize(G, clf, ["ant", "cat"], restarts=2, steps=0, seed=1, init="random")
     best = maximize(G, clf, ["ant", "cat"], restarts=2, steps=0, seed=1, init="best-of-k", k=32)
-    pool = maximize(G, clf, ["ant", "cat"], restarts=32, steps=0, seed=1)  # the same 32 candidates
+    pool = maximize(G, clf, ["ant", "cat"], restarts=32, steps=0, seed=1, init="random")  # same candidates
     for t in range(2):
         top2 = pool.score[pool.rows(t)].topk(2).values
         torch.testing.assert_close(best.score[best.rows(t)], top2, atol=1e-5, rtol=1e-5)
@@ -232,9 +235,10 @@ def midway(result):
 
 
 def test_stop_at_freezes_items_that_reached_the_probability(G, clf):
-    free = maximize(G, clf, ["bee"], restarts=3, steps=30, lr=0.2, seed=6)
+    kwargs = dict(restarts=3, steps=30, lr=0.2, seed=6, init="random", prior=0.0)
+    free = maximize(G, clf, ["bee"], **kwargs)
     threshold = midway(free)
-    stopped = maximize(G, clf, ["bee"], restarts=3, steps=30, lr=0.2, seed=6, stop_at=threshold)
+    stopped = maximize(G, clf, ["bee"], stop_at=threshold, **kwargs)
     # every item crossed the threshold and was frozen there, below where free maximisation went
     assert bool((stopped.target_prob >= threshold).all())
     assert bool((stopped.target_prob < free.target_prob).all())

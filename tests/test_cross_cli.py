@@ -92,6 +92,7 @@ def test_cross_from_an_image_inverts_it_first(setup, tmp_path):
     report = json.loads((out / "subject" / "report.json").read_text())
     assert report["method"] == "regularized" and report["lambda"] > 0
     assert report["reference_prob"] is not None and report["settings"]["inversion"]["steps"] == 20
+    assert report["settings"]["inversion"]["class_agreement"] == 0.1  # inversion kept the subject's class
     assert len(report["predicted"]) == 5 and report["monotone"] in (True, False)
     assert report["monotone"] == (report["probs"] == sorted(report["probs"]))
 
@@ -157,7 +158,8 @@ def test_an_interrupted_run_keeps_the_finished_paths(setup, tmp_path):
 
     clf.model.forward = interrupt_once
     out = tmp_path / "out"
-    summary = cross_files(G, clf, str(out), 1, seeds=[0, 1, 2], batch=2, method="ascent", frames=4, lpips=False)
+    summary = cross_files(G, clf, str(out), 1, seeds=[0, 1, 2], batch=2, method="ascent", frames=4,
+                          lpips=False)
     assert summary["interrupted"] is True and summary["paths"] == 2 and summary["requested"] == 3
     assert sorted(os.listdir(out)) == ["seed00000", "seed00001", "summary.json"]
     report = json.loads((out / "seed00000" / "report.json").read_text())

@@ -311,3 +311,34 @@ def test_build_lock_times_out_instead_of_hanging(tmp_path):
         with pytest.raises(TimeoutError, match="another process"):
             with plugin._exclusive(tmp_path, timeout_s=0.3):
                 pass
+
+
+def _fake_toolkit(root):
+    (root / "bin").mkdir(parents=True)
+    (root / "include").mkdir()
+    (root / "bin" / "nvcc").write_text("#!/bin/sh\n")
+    (root / "bin" / "nvcc").chmod(0o755)
+    (root / "include" / "cuda_runtime.h").write_text("")
+    return root
+
+
+def test_cuda_home_skips_a_wrapper_dir_without_headers(tmp_path, monkeypatch):
+    from torch.utils import cpp_extension
+
+    toolkit = _fake_toolkit(tmp_path / "cuda-99.0")
+    wrapper = tmp_path / "usr"  # like /usr/local: bin/nvcc exists, the headers do not
+    (wrapper / "bin").mkdir(parents=True)
+    (wrapper / "bin" / "nvcc").symlink_to(toolkit / "bin" / "nvcc")
+    for variable in ("CUDA_HOME", "CUDA_PATH"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(cpp_extension, "CUDA_HOME", str(wrapper))  # what torch guesses from PATH
+    monkeypatch.setenv("PATH", str(wrapper / "bin"))
+    assert plugin.find_cuda_home() == str(toolkit)
+
+
+def test_explicit_cuda_home_without_toolkit_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path))
+    with pytest.raises(RuntimeError, match=f"CUDA_HOME={tmp_path} does not contain a CUDA toolkit"):
+        plugin.find_cuda_home()
+    monkeypatch.setenv("CUDA_HOME", str(_fake_toolkit(tmp_path / "cuda")))
+    assert plugin.find_cuda_home() == str(tmp_path / "cuda")

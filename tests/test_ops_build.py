@@ -26,6 +26,15 @@ def test_sources_compile_into_a_module_with_every_op(tmp_path, monkeypatch):
     # build() records its module as the active plugin; keep whatever this process had before
     monkeypatch.setattr(plugin, "_module", plugin._module)
     monkeypatch.setattr(plugin, "_error", plugin._error)
+    # build() points torch (and the environment) at the toolkit it found; undo that afterwards
+    from torch.utils import cpp_extension
+    monkeypatch.setattr(cpp_extension, "CUDA_HOME", cpp_extension.CUDA_HOME)
+    for variable in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(variable):
+            monkeypatch.setenv(variable, os.environ[variable])
+        else:  # set-then-delete makes monkeypatch remember that it was unset
+            monkeypatch.setenv(variable, "unset")
+            monkeypatch.delenv(variable)
 
     start = time.perf_counter()
     module = plugin.build()

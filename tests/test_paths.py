@@ -253,3 +253,15 @@ def test_paths_in_z_space_and_per_path_targets(G, boundary):
     assert both.targets == [0, 1]
     assert bool(both.crossed[0]) and not bool(both.crossed[1])  # path 1 starts bright: nothing to cross
     assert "already classified as the target" in " ".join(both.notes[1])
+
+
+def test_class_agreement_term_measures_how_the_classifier_sees_the_reconstruction(G, clf):
+    from cfgan.paths.terms import ClassAgreement
+    from inversion import Rendered
+
+    code = LatentCode.from_seeds(G, SEEDS[:2], "w+")
+    with torch.no_grad():
+        images = code.render(G)
+        same = ClassAgreement(clf, images)(Rendered(images, None, code))
+        brighter = ClassAgreement(clf, images)(Rendered((images + 0.5).clamp(-1, 1), None, code))
+    assert same.abs().max() < 1e-6 and (brighter > 0.01).all()

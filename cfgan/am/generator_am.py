@@ -109,15 +109,15 @@ def maximize(
     targets: Sequence,
     space: str = "w",
     restarts: int = 16,
-    steps: int = 200,
-    lr: float = 0.05,
+    steps: int = 100,
+    lr: float = 0.1,
     class_score: str = "logprob",
-    prior: float = 0.05,
+    prior: float = 0.1,
     diversity: float = 0.0,
     diversity_features: bool = False,
     truncation_psi: float = 1.0,
     clip: bool = False,
-    init: str = "random",
+    init: str = "best-of-k",
     k: int = 256,
     stop_at: Optional[float] = None,
     noise_mode: str = "const",
@@ -129,7 +129,7 @@ def maximize(
     Args:
         targets: class names/indices and/or ``Unit(layer, index)`` objects.
         space: 'z', 'w' or 'w+' (W is usually the best trade-off: expressive, still on the manifold).
-        restarts: random starts per target (restart r of every target starts from the same code).
+        restarts: starts per target, all optimised in one batch.
         class_score: 'logprob' (default), 'logit' or 'prob' for class targets.
         prior: weight of the distance to the typical region (|z|^2 in Z, distance to w_avg in W/W+),
             scaled so that a typical random code costs ``prior``.
@@ -137,9 +137,9 @@ def maximize(
             features with ``diversity_features``).
         truncation_psi: render ``w_avg + psi (w - w_avg)`` (psi < 1 trades variety for typicality).
         clip: keep every code dimension within the range observed on random samples (DGN-AM style).
-        init: 'random' (restart r of every target starts from the same random code) or 'best-of-k'
-            (each target starts from its ``restarts`` best-scoring codes among ``k`` random samples: far
-            fewer steps are then needed, at the cost of ``k`` forward passes).
+        init: 'best-of-k' (each target starts from its ``restarts`` best-scoring codes among ``k`` random
+            samples: far fewer steps are needed, at the cost of ``k`` forward passes) or 'random' (restart
+            r of every target starts from the same random code).
         stop_at: freeze an item once its class probability reaches this value (None: maximise all the
             way). Unbounded maximisation makes "super-stimuli" whose classifier features lie beyond those
             of any real image; stopping at, e.g., 0.995 keeps the least-pushed confident image.

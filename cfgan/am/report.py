@@ -85,7 +85,7 @@ def _write_json(path: str, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def run_am(G, classifier, targets: Sequence, out: str, space: str = "w", restarts: int = 16, steps: int = 200,
+def run_am(G, classifier, targets: Sequence, out: str, space: str = "w", restarts: int = 16, steps: int = 100,
            diversity: float = 0.0, truncation_psi: float = 1.0, pixel: bool = False, seed: int = 0,
            progress: Optional[Callable] = None, log: Optional[Callable[[str], None]] = None,
            pixel_options: Optional[dict] = None, **options) -> dict:
@@ -148,13 +148,15 @@ def _describe(result: AMResult) -> str:
 def demo_panel(G, classifier, out: str, quick: bool = False, restarts: int = 4, seed: int = 0) -> dict:
     """Generator-AM images for every class of ``classifier`` as one labelled panel, ``out/am_panel.png``.
 
+    Starts from each class's best of 256 random samples, so a few W-space steps suffice (about 20 s for
+    10 classes x 4 restarts of the bundled Fashion-MNIST models on 2 CPU cores).
     Returns {"panel": path, "prob_mean": {class: mean reached probability}, "seconds": ...}.
     """
     from .objectives import all_classes
 
-    steps = 40 if quick else 100
+    steps = 8 if quick else 25
     result = maximize(G, classifier, all_classes(classifier), space="w", restarts=restarts, steps=steps,
-                      seed=seed)
+                      lr=0.2, init="best-of-k", k=256, seed=seed)
     path = save_panel(result, os.path.join(out, "am_panel.png"),
                       "what the classifier thinks each class looks like (generator AM)")
     summary = result.summary()

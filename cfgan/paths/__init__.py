@@ -7,7 +7,7 @@ Methods (one module each, all built on ``inversion.optimize``): ``ascent`` (grad
 resampled), ``regularized`` (joint trajectory with a searched identity weight), ``blackbox`` (the ascent
 path with a zeroth-order gradient estimate and a query budget). ``monotone`` checks, repairs and flags.
 """
-from .api import METHODS, cross, make_settings
+from .api import METHODS, cross, invert_subjects, make_settings
 from .ascent import AscentSettings
 from .blackbox import BlackboxSettings, EstimatedTargetScore
 from .monotone import check as check_monotone
@@ -16,4 +16,5 @@ from .regularized import RegularizedSettings
 from .result import PathResult
 
 __all__ = ["METHODS", "AscentSettings", "BlackboxSettings", "EstimatedTargetScore", "PathResult",
-           "RegularizedSettings", "check_monotone", "cross", "make_settings", "write_path", "write_paths"]
+           "RegularizedSettings", "check_monotone", "cross", "invert_subjects", "make_settings", "write_path",
+           "write_paths"]

@@ -7,7 +7,7 @@ from typing import Callable, List, Optional, Sequence, Union
 
 import torch
 
-from inversion import LatentCode, check_space
+from inversion import LatentCode, check_space, project
 
 from . import monotone
 from .ascent import AscentSettings, ascent_paths
@@ -15,6 +15,7 @@ from .blackbox import BlackboxSettings, blackbox_paths
 from .probe import Probe, with_owners
 from .regularized import RegularizedSettings, regularized_paths
 from .result import PathResult, finalize
+from .terms import ClassAgreement
 
 METHODS = {"ascent": AscentSettings, "regularized": RegularizedSettings, "blackbox": BlackboxSettings}
 
@@ -32,17 +33,33 @@ def make_settings(method: str, options: dict):
     return cls(**options)
 
 
-def _start_code(G, start, space: str, seed: int, invert_steps: int, invert_losses, progress):
+def invert_subjects(G, classifier, images: torch.Tensor, space: str = "w+", steps: int = 300,
+                    losses: Optional[dict] = None, agreement: float = 0.1, seed: int = 0,
+                    progress: Optional[Callable] = None):
+    """Project images for paths: reconstruction terms plus ``agreement`` * KL(f(x) || f(G(z))).
+
+    The agreement term (skipped for classifiers without gradients, or with ``agreement=0``) keeps each
+    reconstruction classified like its image, so paths start in the subject's class. Returns the
+    ``inversion.Projection``; its settings record the agreement weight used.
+    """
+    use = agreement > 0 and classifier.has_gradients
+    extra = [ClassAgreement(classifier, images.to(G.device, torch.float32), agreement)] if use else []
+    proj = project(G, images, space=space, steps=steps, losses=losses, seed=seed, progress=progress,
+                   extra_terms=extra)
+    proj.settings["class_agreement"] = agreement if use else 0.0
+    return proj
+
+
+def _start_code(G, classifier, start, space: str, seed: int, invert_steps: int, invert_losses,
+                invert_agreement: float, progress):
     """(code in ``space`` for N paths, reference images or None, projection settings or None)."""
     if isinstance(start, LatentCode):
         if start.space == "w+" and space == "w":
             raise ValueError("the start codes are W+ codes; W+ cannot be expressed in W: use space='w+'")
         return start.to_space(G, space), None, None
     if torch.is_tensor(start) and start.dim() == 4:
-        from inversion import project
-
-        proj = project(G, start, space=space, steps=invert_steps, losses=invert_losses, seed=seed,
-                       progress=progress)
+        proj = invert_subjects(G, classifier, start, space, invert_steps, invert_losses, invert_agreement,
+                               seed, progress)
         settings = dict(proj.settings, metrics=proj.metrics)
         return proj.code, start.to(G.device, torch.float32), settings
     if isinstance(start, (list, tuple, range)) and all(isinstance(s, int) for s in start) and len(start):
@@ -63,12 +80,14 @@ def _classes(classifier, value, n: int, what: str) -> List[int]:
 def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], target, source=None,
           method: str = "regularized", frames: int = 16, space: str = "w+", seed: int = 0,
           reference: Optional[torch.Tensor] = None, invert_steps: int = 300,
-          invert_losses: Optional[dict] = None, lpips: bool = True, lpips_net: str = "vgg",
+          invert_losses: Optional[dict] = None, invert_agreement: float = 0.1, lpips: bool = True,
+          lpips_net: str = "vgg",
           progress: Optional[Callable] = None, **options) -> PathResult:
     """Decision-crossing paths from ``start`` to class ``target`` of ``classifier``, in a batch.
 
     ``start``: a ``LatentCode`` of N items (any space; moved to ``space``), images [N, C, H, W] in [-1, 1]
-    (projected into ``space`` first; identity is then measured against these images) or a list of seeds.
+    (projected into ``space`` first with ``invert_subjects``; identity is then measured against these
+    images) or a list of seeds.
     ``reference``: the subject images of LatentCode/seed starts (default: the start codes' renders).
     ``target``/``source``: a class index or name, or one per path. ``method``: 'ascent', 'regularized' or
     'blackbox'; ``options`` are that method's settings (``AscentSettings``, ``RegularizedSettings``,
@@ -92,7 +111,8 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     if sources is not None and any(a == b for a, b in zip(targets, sources)):
         raise ValueError("source and target must be different classes")
     t0 = time.perf_counter()
-    code, images, projection = _start_code(G, start, space, seed, invert_steps, invert_losses, progress)
+    code, images, projection = _start_code(G, classifier, start, space, seed, invert_steps, invert_losses,
+                                           invert_agreement, progress)
     t_invert = time.perf_counter() - t0
     if images is None and reference is not None:
         from inversion.project import check_images
@@ -132,8 +152,9 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     repaired = info.get("repaired", torch.zeros(n, dtype=torch.bool))
 
     def report(values, repaired):
-        return finalize(probe, method, code, values, images, run_settings, timings, repaired, lam=info.get("lam"),
-                        interrupted=info["interrupted"], lpips=lpips, lpips_net=lpips_net)
+        return finalize(probe, method, code, values, images, run_settings, timings, repaired,
+                        lam=info.get("lam"), interrupted=info["interrupted"], lpips=lpips,
+                        lpips_net=lpips_net)
 
     result = report(values, repaired)
     broken = ~result.monotone

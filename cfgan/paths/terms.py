@@ -131,3 +131,23 @@ class Identity(LossTerm):
         if self.lpips is not None:
             total = total + self.weights["lpips"] * self.lpips(r)
         return self.scale.to(device) * total
+
+
+class ClassAgreement(LossTerm):
+    """KL(f(x) || f(G(z))): an inversion term that keeps the classifier's view of the subject.
+
+    Plain projection often lands a subject in a neighbouring class (a shirt reconstructed as a pullover
+    or already a T-shirt); a crossing path must start where the classifier puts the subject itself.
+    """
+
+    name = "agreement"
+
+    def __init__(self, classifier, images: torch.Tensor, weight: float = 0.1):
+        super().__init__(weight)
+        self.classifier = classifier
+        with torch.no_grad():
+            self.log_p = classifier(images).log_softmax(1).detach()
+
+    def __call__(self, r: Rendered) -> torch.Tensor:
+        log_q = self.classifier(r.images).log_softmax(1)
+        return (self.log_p.exp() * (self.log_p - log_q)).sum(1)

@@ -7,8 +7,10 @@ never end the user's job, so ``get()`` warns once and returns None, and the call
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
+import shutil
 import threading
 import time
 import traceback
@@ -34,11 +36,36 @@ _warned = False
 
 
 # -- environment ---------------------------------------------------------------------------------
+def _has_toolkit(root: Optional[str]) -> bool:
+    return bool(root) and os.path.isfile(os.path.join(root, "include", "cuda_runtime.h")) \
+        and os.path.isfile(os.path.join(root, "bin", "nvcc"))
+
+
+def find_cuda_home() -> Optional[str]:
+    """The CUDA toolkit root: the first candidate that really holds ``bin/nvcc`` and ``include/cuda_runtime.h``.
+
+    Why not trust torch's guess: torch takes the parent of whatever ``nvcc`` is on PATH, and a wrapper
+    script such as ``/usr/local/bin/nvcc`` makes that ``/usr/local``, where the headers are missing.
+    An explicit CUDA_HOME/CUDA_PATH that lacks the toolkit is an error the user must hear about.
+    """
+    from torch.utils import cpp_extension
+
+    for variable in ("CUDA_HOME", "CUDA_PATH"):
+        explicit = os.environ.get(variable)
+        if explicit:
+            if not _has_toolkit(explicit):
+                raise RuntimeError(f"{variable}={explicit} does not contain a CUDA toolkit "
+                                   "(bin/nvcc and include/cuda_runtime.h expected)")
+            return explicit
+    candidates = [cpp_extension.CUDA_HOME, "/usr/local/cuda", *sorted(glob.glob("/usr/local/cuda-*"), reverse=True)]
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        candidates.insert(1, os.path.dirname(os.path.dirname(os.path.realpath(nvcc))))
+    return next((c for c in candidates if _has_toolkit(c)), None)
+
+
 def _setup_environment() -> None:
     """Fill in CUDA_HOME and TORCH_CUDA_ARCH_LIST when the user left them unset."""
-    cuda_home_set = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
-    if not cuda_home_set and os.path.isdir("/usr/local/cuda"):
-        os.environ["CUDA_HOME"] = "/usr/local/cuda"
     if not os.environ.get("TORCH_CUDA_ARCH_LIST") and torch.cuda.is_available():
         major, minor = torch.cuda.get_device_capability()
         os.environ["TORCH_CUDA_ARCH_LIST"] = f"{major}.{minor}"
@@ -119,10 +146,13 @@ def build(verbose: bool = False):
     _setup_environment()
     from torch.utils import cpp_extension
 
-    if cpp_extension.CUDA_HOME is None and os.environ.get("CUDA_HOME"):
-        cpp_extension.CUDA_HOME = os.environ["CUDA_HOME"]  # imported before we set it
-    if cpp_extension.CUDA_HOME is None:
-        raise RuntimeError("CUDA toolkit not found: set CUDA_HOME to the directory that contains bin/nvcc")
+    cuda_home = find_cuda_home()
+    if cuda_home is None:
+        raise RuntimeError("CUDA toolkit not found: set CUDA_HOME to the directory that contains bin/nvcc "
+                           "and include/cuda_runtime.h")
+    # torch resolved its own guess at import time; every path it derives (nvcc, headers, libs) reads this
+    cpp_extension.CUDA_HOME = cuda_home
+    os.environ["CUDA_HOME"] = cuda_home
     name = module_name()
     build_dir = build_root() / name
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +162,7 @@ def build(verbose: bool = False):
             name=name, sources=[str(SOURCE_DIR / s) for s in SOURCES],
             # the toolkit's headers explicitly: torch derives them from CUDA_HOME at its import time, which
             # may precede our filling it in, and the host compiler then misses cuda_runtime.h
-            extra_include_paths=[str(SOURCE_DIR), os.path.join(cpp_extension.CUDA_HOME, "include")],
+            extra_include_paths=[str(SOURCE_DIR), os.path.join(cuda_home, "include")],
             extra_cflags=list(EXTRA_CFLAGS), extra_cuda_cflags=list(EXTRA_CUDA_CFLAGS),
             build_directory=str(build_dir), verbose=verbose)
     missing = [f for f in EXPECTED_FUNCTIONS if not hasattr(module, f)]
