@@ -24,7 +24,7 @@ def load_mask(path: str, G) -> torch.Tensor:
 
 
 def invert_files(G, paths: List[str], out: str, space: str = "w+", steps: int = 500, noise: bool = False,
-                 pti: bool = False, pti_steps: int = 350, mask_path: Optional[str] = None,
+                 pti: bool = False, pti_steps: int = 350, pti_lr: float = 3e-4, mask_path: Optional[str] = None,
                  losses: Optional[dict] = None, classifier=None, init: str = "mean", lr: float = 0.1,
                  batch: int = 16, seed: int = 0, progress: Optional[Callable] = None) -> dict:
     """Project ``paths`` in batches; write latents.pt, reconstructions and metrics.json into ``out``.
@@ -44,7 +44,7 @@ def invert_files(G, paths: List[str], out: str, space: str = "w+", steps: int = 
         target = load_images_for(G, chunk)
         result = project(G, target, space=space, steps=steps, noise=noise, mask=mask, losses=losses,
                          features=features, init=init, lr=lr, seed=seed + start, pti=pti, pti_steps=pti_steps,
-                         progress=progress)
+                         pti_lr=pti_lr, progress=progress)
         codes.append(result.code)
         recons.append(result.images.cpu())
         for key, values in result.metrics.items():

@@ -29,7 +29,10 @@ def main(argv=None):
     p.add_argument("--batches", default="1,4,16")
     p.add_argument("--space", default="w+")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     G = generators.load(args.generator, device=args.device)
     target = G.sample(args.images, seed=1234)
     rows = []

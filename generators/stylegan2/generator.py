@@ -133,7 +133,7 @@ class StyleGAN2Generator(Generator):
         torch RNG, 'none' adds no noise. ``noise``: one map per entry of ``noise_shapes()``, shaped
         [1, 1, H, W] or [N, 1, H, W], replacing the stored/random maps (what inversion optimises).
         ``force_fp32`` disables the float16 blocks (``num_fp16_res``) on CUDA; off CUDA they always run in
-        float32. ``fused_modconv`` None picks the official choice.
+        float32. ``fused_modconv`` None picks the official choice on CUDA and the faster split form on CPU.
         """
         ws = self._check_ws(ws)
         if noise_mode not in NOISE_MODES:

@@ -37,9 +37,9 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     """Convolution whose input channels are scaled per sample by ``styles`` (then optionally
     renormalised per output channel), plus optional additive ``noise``.
 
-    ``fused`` runs it as one grouped convolution with per-sample weights (fast at inference);
-    otherwise the activations are scaled before and after a shared convolution (cheaper to train).
-    Both give the same result up to rounding; the choice mirrors the official one for parity.
+    ``fused`` runs it as one grouped convolution with per-sample weights (fast at inference on CUDA);
+    otherwise the activations are scaled before and after a shared convolution (cheaper to train, and
+    faster on CPU). Both give the same result up to rounding.
     """
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
