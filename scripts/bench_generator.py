@@ -74,28 +74,37 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--official", default=None, help="path of a stylegan2-ada-pytorch checkout to compare with")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
     G = build(args).to(device)
     ws = G.mapping(G.sample_z(args.batch, 0, device)).detach()
-    rows = []
-    os.environ["CFGAN_OPS_IMPL"] = "ref"
-    rows.append(("cfgan ref", time_synthesis(lambda w: G.synthesis(w), ws, args.repeats, device)))
-    del os.environ["CFGAN_OPS_IMPL"]
-    if device.type == "cuda":
-        rows.append(("cfgan cuda", time_synthesis(lambda w: G.synthesis(w), ws, args.repeats, device)))
-    else:
+    off = official_generator(args.official, G, device) if args.official else None
+    if device.type != "cuda":
         print("no CUDA device: the CUDA path is not timed")
-    if args.official:
-        off = official_generator(args.official, G, device)
-        rows.append(("official", time_synthesis(lambda w: off.synthesis(w, noise_mode="const"), ws,
-                                                args.repeats, device)))
-    base = rows[0][1]
-    print(f"synthesis fwd+bwd, {args.resolution}px x{args.channels}, batch {args.batch}, {device}")
-    print(f"{'implementation':<14} {'ms':>9} {'vs cfgan ref':>13}")
-    for name, t in rows:
-        print(f"{name:<14} {t * 1e3:9.2f} {base / t:12.2f}x")
+    print(f"synthesis fwd+bwd, {args.resolution}px x{args.channels}, batch {args.batch}, {device}, "
+          f"torch threads {torch.get_num_threads()}")
+    print(f"{'mode':<6} {'implementation':<14} {'ms':>9} {'vs cfgan ref':>13}")
+    # eval mode is what inversion, paths and AM run in; train mode is what training runs in
+    for mode in ("eval", "train"):
+        for net in (G, off):
+            if net is not None:
+                net.train(mode == "train")
+        rows = []
+        os.environ["CFGAN_OPS_IMPL"] = "ref"
+        rows.append(("cfgan ref", time_synthesis(lambda w: G.synthesis(w), ws, args.repeats, device)))
+        del os.environ["CFGAN_OPS_IMPL"]
+        if device.type == "cuda":
+            rows.append(("cfgan cuda", time_synthesis(lambda w: G.synthesis(w), ws, args.repeats, device)))
+        if off is not None:
+            rows.append(("official", time_synthesis(lambda w: off.synthesis(w, noise_mode="const"), ws,
+                                                    args.repeats, device)))
+        base = rows[0][1]
+        for name, t in rows:
+            print(f"{mode:<6} {name:<14} {t * 1e3:9.2f} {base / t:12.2f}x")
 
 
 if __name__ == "__main__":
