@@ -26,7 +26,7 @@ def test_quick_demo_writes_every_section_and_only_monotone_paths(tmp_path):
         # a path reported monotone must be monotone; the demo's paths must all get there and cross
         assert p["monotone"] and p["probs"] == sorted(p["probs"]), p
         assert p["crossed"] and p["probs"][-1] > 0.5 > p["probs"][0], p
-    assert len(summary["am"]) == 10 and min(summary["am"].values()) > 0.5
+    assert len(summary["am"]) == 10 and min(summary["am"].values()) > 0.8  # quick: 8 steps from best of 256
     # every image the index links exists
     index = (out / "index.html").read_text()
     linked = re.findall(r"src='([^']+)'", index)

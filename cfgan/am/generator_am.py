@@ -192,7 +192,7 @@ def maximize(
 
     with frozen(G, classifier):
         result = optimize(code.parameters(noise=False), step_objective, steps, LRSchedule(lr, 0.05, 0.25),
-                          batched=True, project=clip_codes, stop=stopper(score_fn, stop_at),
+                          batched=True, keep_best=True, project=clip_codes, stop=stopper(score_fn, stop_at),
                           log_every=max(1, steps // 20), progress=progress)
     final = truncated(code.detach(), G, truncation_psi).detach()
     with torch.no_grad():
