@@ -66,8 +66,9 @@ def optimize(
     """Minimise ``objective(step, t) -> (loss[N], terms)`` over ``params`` with Adam.
 
     - ``batched``: every param has the batch as its first dimension (latent codes, noise maps).
-      Enables ``keep_best`` (restore each item's lowest-loss values at the end) and ``stop``
-      (a bool[N] of items that are finished; their values are frozen from then on).
+      Enables ``keep_best`` (restore each item's lowest-loss values at the end, except for stopped
+      items, which keep the values they stopped at) and ``stop`` (a bool[N] of items that are
+      finished; their values are frozen from then on).
     - ``project``: called after each step, e.g. to clip codes to a valid range.
     - ``progress(step, steps, info)``: called every step (the CLI hooks a progress bar here).
     - Ctrl-C ends the loop early and returns what was reached, flagged ``interrupted``.
@@ -120,6 +121,8 @@ def optimize(
         final_loss, final_terms = objective(steps, 1.0)
         if keep_best and best_loss is not None:
             better = final_loss.detach() <= best_loss
+            if done is not None:  # a stopped item reached its goal: its frozen values are the answer
+                better = better | done.to(better.device)
             for p, b in zip(params, best_values):
                 p[~better] = b[~better]
             if not bool(better.all()):
