@@ -65,7 +65,7 @@ def find_cuda_home() -> Optional[str]:
 
 
 def _setup_environment() -> None:
-    """Fill in CUDA_HOME and TORCH_CUDA_ARCH_LIST when the user left them unset."""
+    """Fill in TORCH_CUDA_ARCH_LIST from the visible GPU when the user left it unset (CUDA_HOME: see build)."""
     if not os.environ.get("TORCH_CUDA_ARCH_LIST") and torch.cuda.is_available():
         major, minor = torch.cuda.get_device_capability()
         os.environ["TORCH_CUDA_ARCH_LIST"] = f"{major}.{minor}"
@@ -160,8 +160,8 @@ def build(verbose: bool = False):
         _remove_stale_lock(build_dir, serialised)
         module = cpp_extension.load(
             name=name, sources=[str(SOURCE_DIR / s) for s in SOURCES],
-            # the toolkit's headers explicitly: torch derives them from CUDA_HOME at its import time, which
-            # may precede our filling it in, and the host compiler then misses cuda_runtime.h
+            # the toolkit's headers explicitly too, so the host compiler finds cuda_runtime.h whatever
+            # include list torch derived before we corrected its CUDA_HOME
             extra_include_paths=[str(SOURCE_DIR), os.path.join(cuda_home, "include")],
             extra_cflags=list(EXTRA_CFLAGS), extra_cuda_cflags=list(EXTRA_CUDA_CFLAGS),
             build_directory=str(build_dir), verbose=verbose)
