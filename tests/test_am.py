@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch import nn
 
-import generators
 from cfgan.am import (
     Diversity,
     TotalVariation,
@@ -19,6 +18,8 @@ from cfgan.am import (
 from cfgan.am.objectives import targets_from_options
 from cfgan.classifiers import Classifier
 from inversion import Rendered
+
+from tiny_models import make_tiny_generator
 
 
 class TinyNet(nn.Module):
@@ -37,11 +38,7 @@ class TinyNet(nn.Module):
 
 @pytest.fixture(scope="module")
 def G():
-    torch.manual_seed(0)
-    g = generators.StyleGAN2Generator(
-        z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=1,
-        mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=256, channel_max=16))
-    return g.eval().requires_grad_(False)
+    return make_tiny_generator(16).eval().requires_grad_(False)
 
 
 @pytest.fixture(scope="module")

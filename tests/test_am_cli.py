@@ -3,7 +3,6 @@ import json
 import os
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 import generators
@@ -13,14 +12,13 @@ from cfgan.data import FASHION_MNIST_CLASSES
 from cfgan.models.fmnist_cnn import FashionMNISTCNN
 from inversion import load_latents
 
+from tiny_models import make_tiny_generator
+
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("am_models")
-    torch.manual_seed(0)
-    G = generators.StyleGAN2Generator(
-        z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=1,
-        mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=256, channel_max=16))
+    G = make_tiny_generator(16)
     gen_path = folder / "g.pt"
     generators.save(G, gen_path)
     net = FashionMNISTCNN(width=4, feature_dim=8, resolution=16).eval()

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 import generators
@@ -10,13 +9,12 @@ from cfgan.cli import _seeds, main
 from cfgan.data import load_image, save_image
 from inversion import load_latents
 
+from tiny_models import make_tiny_generator
+
 
 @pytest.fixture(scope="module")
 def tiny_generator(tmp_path_factory):
-    torch.manual_seed(0)
-    G = generators.StyleGAN2Generator(
-        z_dim=32, c_dim=0, w_dim=32, img_resolution=16, img_channels=1,
-        mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=512, channel_max=32))
+    G = make_tiny_generator(32)
     path = tmp_path_factory.mktemp("gen") / "tiny.pt"
     generators.save(G, str(path))
     return str(path)

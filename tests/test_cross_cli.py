@@ -12,25 +12,19 @@ from cfgan.cli import main
 from cfgan.data import save_image
 from inversion import LatentCode, save_latents
 
+from tiny_models import make_tiny_generator
+
 ARTEFACTS = ("filmstrip.png", "path.mp4", "path.gif", "probs.png", "latents.pt", "report.json")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """(folder, generator file, classifier spec with gradients, numpy classifier spec, G)."""
     root = tmp_path_factory.mktemp("cross")
-    torch.manual_seed(0)
-    G = generators.StyleGAN2Generator(
-        z_dim=32, c_dim=0, w_dim=32, img_resolution=16, img_channels=1,
-        mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=512, channel_max=32)).eval()
+    G = make_tiny_generator(32).eval()
     gen_file = str(root / "tiny.pt")
     generators.save(G, gen_file)
     G = generators.load(gen_file)

@@ -20,13 +20,12 @@ from inversion import (
     save_latents,
 )
 
+from tiny_models import make_tiny_generator
+
 
 @pytest.fixture(scope="module")
 def G():
-    torch.manual_seed(0)
-    g = generators.StyleGAN2Generator(
-        z_dim=32, c_dim=0, w_dim=32, img_resolution=16, img_channels=1,
-        mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=512, channel_max=32))
+    g = make_tiny_generator(32)
     for name, p in g.named_parameters():  # trained generators use their noise; fresh ones start at 0
         if name.endswith("noise_strength"):
             p.data.fill_(0.2)
@@ -115,6 +114,24 @@ def test_optimize_keep_best_restores_lowest_loss():
         assert float(result.loss[i]) == float(losses[best[i], i])
         assert float(x[i]) == float(seen[best[i]][1][i])
     assert float(result.loss.sum()) < float(losses[-1].sum())
+
+
+def test_optimize_stopped_items_keep_their_stopping_values_under_keep_best():
+    """A path or AM item that reached its goal must not be rolled back to an earlier lower-loss iterate."""
+    x = torch.full((2, 1), 2.0, requires_grad=True)
+    trace = []
+
+    def objective(step, t):  # the loss drifts up with t, so keep_best alone would return step 0's values
+        trace.append(x.detach().clone())
+        return (x ** 2).sum(1) + 10.0 * t, {"step": torch.full((2,), float(step))}
+
+    def stop(loss, terms):  # item 0 reaches its goal at step 3, item 1 never does
+        return (terms["step"] >= 3) & torch.tensor([True, False])
+
+    result = optimize([x], objective, steps=8, lr=0.1, keep_best=True, stop=stop)
+    assert result.done.tolist() == [True, False]
+    assert float(x[0]) == float(trace[3][0]) < 2.0  # frozen where it stopped, not rolled back
+    assert float(x[1]) == 2.0  # restored to its lowest-loss (first) values
 
 
 def test_lpips_falls_back_with_one_clear_warning(monkeypatch, G):

@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-import generators
 from cfgan.classifiers import Classifier
 from cfgan.paths import check_monotone, cross, write_paths
 from cfgan.paths import monotone as mono
@@ -16,25 +15,17 @@ from cfgan.paths.probe import OWNERS, Probe, target_log_odds, with_owners
 from cfgan.paths.result import finalize
 from inversion import LatentCode
 
+from tiny_models import make_tiny_generator
+
 SEEDS = [0, 1, 3]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run ~50x faster on one thread when other processes compete for the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def G():
-    torch.manual_seed(0)
-    g = generators.StyleGAN2Generator(
-        z_dim=32, c_dim=0, w_dim=32, img_resolution=16, img_channels=1,
-        mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=512, channel_max=32))
-    return g.eval().requires_grad_(False)
+    return make_tiny_generator(32).eval().requires_grad_(False)
 
 
 class Brightness(nn.Module):

@@ -1,0 +1,15 @@
+"""The tiny untrained StyleGAN2s most method tests run on (imported by the test modules)."""
+import torch
+
+import generators
+
+
+def make_tiny_generator(dim: int = 32, resolution: int = 16, seed: int = 0) -> generators.StyleGAN2Generator:
+    """A seeded, untrained StyleGAN2 small enough that a test optimises it in well under a second.
+
+    ``dim`` is both the latent width and the widest feature map, so one knob sizes the whole network.
+    """
+    torch.manual_seed(seed)
+    return generators.StyleGAN2Generator(
+        z_dim=dim, c_dim=0, w_dim=dim, img_resolution=resolution, img_channels=1,
+        mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=16 * dim, channel_max=dim))
