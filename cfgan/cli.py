@@ -290,6 +290,9 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
 @click.option("--space", default="w+", show_default=True, type=click.Choice(["z", "w", "w+"]))
 @click.option("--end-prob", default=0.9, show_default=True, type=click.FloatRange(0.5, 1, max_open=True),
               help="how far past the boundary a path ends (probability of the target)")
+@click.option("--schedule", default="linear", show_default=True,
+              help="how frames are spaced in the target's probability: linear, logodds, or one comma-separated "
+                   "fraction per frame rising from 0 to 1 (e.g. 0,0.1,0.3,0.5,0.7,0.9,1 for --frames 7)")
 @click.option("--lambda", "lam", default=None, type=click.FloatRange(0, min_open=True),
               help="identity weight (regularized); default: the largest that still crosses, searched")
 @click.option("--identity", default=None, help="regularized identity terms, e.g. latent=1,pixel=1 (also lpips)")
@@ -307,7 +310,7 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @device_option
 def cross_command(images, subject_seeds, latents, generator, classifier, target, source, frames, method, space,
-                  end_prob, lam, identity, steps, lr, query_budget, invert_steps, invert_agreement, batch,
+                  end_prob, schedule, lam, identity, steps, lr, query_budget, invert_steps, invert_agreement, batch,
                   random_seed, lpips, out, device):
     """Decision-crossing paths: frames along which the classifier's probability of TARGET rises
     monotonically across its decision boundary while the subject stays itself. Starts from IMAGES (inverted
@@ -316,7 +319,7 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
     from cfgan.classifiers import ClassifierError
     from cfgan.cross import cross_files
 
-    options = {"end_prob": end_prob}
+    options = {"end_prob": end_prob, "schedule": _schedule(schedule, frames)}
     for name, value, methods in (("steps", steps, None), ("lr", lr, None), ("lam", lam, ("regularized",)),
                                  ("query_budget", query_budget, ("blackbox",))):
         if value is None:
@@ -356,6 +359,23 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
                f"({method}, {frames} frames); results in {os.path.abspath(out)}")
     if report["interrupted"]:
         click.echo("interrupted: wrote the paths finished so far")
+
+
+def _schedule(text: str, frames: int):
+    """'linear', 'logodds' or FRAMES fractions rising from 0 to 1, checked before any work starts."""
+    if text in ("linear", "logodds"):
+        return text
+    try:
+        fractions = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not linear, logodds or comma-separated numbers",
+                                 param_hint="--schedule") from None
+    if len(fractions) != frames:
+        raise click.BadParameter(f"{len(fractions)} fractions for --frames {frames}: give one per frame",
+                                 param_hint="--schedule")
+    if any(b < a for a, b in zip(fractions, fractions[1:])) or min(fractions) < 0 or max(fractions) > 1:
+        raise click.BadParameter("fractions must rise (never fall) within [0, 1]", param_hint="--schedule")
+    return fractions
 
 
 @main.command()

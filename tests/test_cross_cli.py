@@ -56,7 +56,8 @@ def test_cross_from_seeds_writes_frames_videos_and_report(setup, tmp_path):
     root, gen, clf, _, _ = setup
     out = tmp_path / "out"
     res = _run(["cross", "--seed", "0-1", "-g", gen, "-c", clf, "--target", "1", "--source", "0",
-                "--frames", "6", "--method", "ascent", "--no-lpips", "--device", "cpu", "--out", str(out)])
+                "--frames", "6", "--method", "ascent", "--schedule", "0,0.1,0.3,0.6,0.9,1", "--no-lpips",
+                "--device", "cpu", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "2/2 paths crossed, 2 monotone" in res.output
     for name in ("seed00000", "seed00001"):
@@ -69,6 +70,7 @@ def test_cross_from_seeds_writes_frames_videos_and_report(setup, tmp_path):
         assert len(report["probs"]) == 6 and len(report["identity"]["pixel"]) == 6
         assert report["probs"] == sorted(report["probs"])
         assert report["settings"]["space"] == "w+" and report["seed"] == 0
+        assert report["settings"]["schedule"] == [0, 0.1, 0.3, 0.6, 0.9, 1]
         assert report["timings"]["total"] > 0 and report["classifier_queries"] > 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["paths"] == 2 and summary["crossed"] == 2 and summary["interrupted"] is False
@@ -119,6 +121,9 @@ def test_blackbox_with_a_numpy_classifier_stays_within_budget(setup, tmp_path):
     (["--target", "cat"], "class 'cat' is not an index"),
     (["--target", "1", "--method", "ascent", "--lambda", "2"], "--lambda applies to --method regularized"),
     (["--target", "1", "--identity", "latent=x"], "is not NAME=WEIGHT"),
+    (["--target", "1", "--frames", "4", "--schedule", "0,0.5,1"], "3 fractions for --frames 4"),
+    (["--target", "1", "--frames", "3", "--schedule", "0,0.7,0.5"], "must rise"),
+    (["--target", "1", "--schedule", "cubic"], "is not linear, logodds"),
 ])
 def test_bad_options_fail_with_a_clear_message(setup, tmp_path, extra, message):
     root, gen, clf, _, _ = setup

@@ -132,6 +132,24 @@ def test_paths_cross_the_analytic_boundary(G, clf, boundary, method):
         assert res.lam is not None and (res.lam > 0).all()
 
 
+@pytest.mark.parametrize("schedule", ["logodds", [0.0, 0.05, 0.1, 0.8, 1.0]])
+def test_frames_follow_the_requested_schedule(G, clf, schedule):
+    """Frames sit at the scheduled probabilities between the path's own start and end probability, each
+    within a quarter of the gap to its nearer scheduled neighbour, or 0.001 (the resampler's promise)."""
+    res = cross(G, clf, SEEDS, "bright", method="ascent", frames=5, lpips=False, schedule=schedule)
+    assert res.monotone.all() and res.crossed.all()
+    p0, p1 = res.probs[:, :1], res.probs[:, -1:]
+    if schedule == "logodds":
+        lo, hi = torch.logit(p0), torch.logit(p1)
+        wanted = torch.sigmoid(lo + (hi - lo) * torch.linspace(0, 1, 5))
+    else:
+        wanted = p0 + (p1 - p0) * torch.tensor(schedule)
+    gaps = wanted.diff(dim=1)
+    nearer = torch.minimum(gaps[:, :-1], gaps[:, 1:])  # inner frames only
+    miss = (res.probs[:, 1:-1] - wanted[:, 1:-1]).abs()
+    assert (miss <= (0.25 * nearer).clamp(min=1e-3) + 1e-5).all(), (res.probs, wanted)
+
+
 def test_identity_weight_trades_distance_for_probability(G, clf):
     """A larger identity weight keeps the end frame closer to the subject."""
     options = dict(method="regularized", frames=4, search_steps=30, steps=20, lpips=False)

@@ -100,6 +100,7 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     settings = make_settings(method, dict(options, **({"seed": seed} if method == "blackbox" else {})))
     if frames < 2:
         raise ValueError(f"a path needs at least 2 frames, got frames={frames}")
+    monotone.schedule_targets(torch.zeros(1), torch.ones(1), frames, settings.schedule)  # fails before inversion
     space = check_space(G, space)
     classifier = load_classifier(classifier)
     if method != "blackbox" and not classifier.has_gradients:
@@ -161,7 +162,8 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     if bool(broken.any()) and not info["interrupted"] and method != "blackbox":
         # a final pass disagreeing with the optimiser's (different batch, float noise): repair on its numbers
         # and report again (black-box paths are only flagged: re-evaluating would exceed their query budget)
-        values, fixed = monotone.repair(probe, code, values, result.probs, broken, None, settings.grid)
+        values, fixed = monotone.repair(probe, code, values, result.probs, broken, None, settings.grid,
+                                         settings.schedule)
         result = report(values, repaired | fixed)
     result.timings["finalize"] = time.perf_counter() - t1
     result.timings["total"] = time.perf_counter() - t_begin

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -30,6 +30,7 @@ class AscentSettings:
     lr: float = 0.02  # Adam step, in units of the per-coordinate spread of codes in the path's space
     end_prob: float = 0.9  # stop once classified as the target with at least this probability
     grid: int = 7  # points per segment when resampling frames between recorded steps
+    schedule: Union[str, Sequence[float]] = "linear"  # frame spacing: 'linear', 'logodds' or T fractions 0 -> 1
 
 
 @dataclass
@@ -121,14 +122,15 @@ def code_spread(G, space: str) -> float:
     return float(cached)
 
 
-def resample(probe: Probe, start: LatentCode, trace: Trace, frames: int, grid: int
-             ) -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
-    """T frames evenly spaced in probability along each climb: (values [N, T, ...], probs, searches)."""
+def resample(probe: Probe, start: LatentCode, trace: Trace, frames: int, grid: int,
+             schedule: Union[str, Sequence[float]] = "linear") -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
+    """T frames along each climb spaced by ``schedule`` (default: evenly in probability):
+    (values [N, T, ...], probs, searches)."""
     device = start.values.device
     anchors = [a.to(device) for a in trace.anchors]
     p0 = torch.tensor([float(p[0]) for p in trace.probs])
     p1 = torch.tensor([float(p[-1]) for p in trace.probs])
-    targets = monotone.schedule_targets(p0, p1, frames, "linear")
+    targets = monotone.schedule_targets(p0, p1, frames, schedule)
     return monotone.fill_frames(probe, start, anchors, trace.probs, targets, grid=grid)
 
 
@@ -142,7 +144,7 @@ def ascent_paths(probe: Probe, start: LatentCode, frames: int, settings: AscentS
     trace = climb(probe, start, score, settings.steps, settings.lr * spread, settings.end_prob,
                   needs_image_grad=needs_image_grad, budget=budget, step_cost=step_cost, progress=progress)
     t1 = time.perf_counter()
-    values, _, searched = resample(probe, start, trace, frames, settings.grid)
+    values, _, searched = resample(probe, start, trace, frames, settings.grid, settings.schedule)
     t2 = time.perf_counter()
     info = dict(timings={"climb": t1 - t0, "resample": t2 - t1}, steps_run=trace.steps_run,
                 interrupted=trace.interrupted, reached_end_prob=trace.past.tolist(),

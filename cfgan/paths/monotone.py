@@ -10,6 +10,7 @@ construction; the final check still decides what is reported.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -97,21 +98,28 @@ def _code_batch(context: LatentCode, rows: List[int], values: torch.Tensor) -> L
                       {OWNERS: rows_t if owners is None else owners[rows_t]})
 
 
+def _slot_tolerance(targets: torch.Tensor, i: int, t: int) -> float:
+    """How far frame t may sit from its target: a quarter of the gap to its nearer scheduled neighbour."""
+    row = targets[i]
+    gaps = [float(row[t] - row[t - 1])] + ([float(row[t + 1] - row[t])] if t + 1 < row.numel() else [])
+    return max(0.25 * min(gaps), 1e-3)
+
+
 def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor],
                 anchor_probs: List[torch.Tensor], targets: torch.Tensor, grid: int = 7,
-                tol: Optional[float] = None
+                tol: Optional[float] = None, rounds: int = 3
                 ) -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
     """T frames per path on the polyline through its anchors, as close as possible to ``targets`` [N, T].
 
     ``anchors[i]``: values [M_i, ...] with non-decreasing ``anchor_probs[i]`` [M_i]; ``context`` holds
     each path's noise and class vectors. Frame 0 is the first anchor, frame T-1 the last. A slot whose
-    target no anchor meets within ``tol`` (default: a quarter of the target spacing) is searched on a grid
-    of ``grid`` points between its predecessor and the next anchor (one batched classifier pass per slot
-    for all paths). Returns (values [N, T, ...], probs [N, T] as measured during the search, searched
-    slots per path).
+    target no anchor meets within ``tol`` (default: a quarter of the gap to the nearer scheduled
+    neighbour) is searched on a grid of ``grid`` points between its predecessor and the next anchor, then
+    on finer grids inside the bracket around the target, up to ``rounds`` passes (each one batched
+    classifier pass for all slots still searching). Returns (values [N, T, ...], probs [N, T] as measured
+    during the search, searched slots per path).
     """
     n, frames = targets.shape
-    device = anchors[0].device
     out_values = [[None] * frames for _ in range(n)]
     out_probs = torch.zeros(n, frames)
     searched = [0] * n
@@ -122,7 +130,7 @@ def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor],
     for i in range(n):
         out_values[i][0], out_probs[i, 0] = cur_v[i], cur_p[i]
     for t in range(1, frames):
-        jobs = []  # (path, segment start values, start pos, anchor b, target)
+        jobs = []
         for i in range(n):
             a_probs, m = anchor_probs[i], len(anchor_probs[i])
             last = m - 1
@@ -130,8 +138,7 @@ def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor],
                 cur_v[i], cur_p[i], pos[i] = anchors[i][last], float(a_probs[last]), float(last)
                 out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
                 continue
-            spacing = float(targets[i, -1] - targets[i, 0]) / max(frames - 1, 1)
-            tolerance = tol if tol is not None else 0.25 * abs(spacing)
+            tolerance = tol if tol is not None else _slot_tolerance(targets, i, t)
             q = min(max(float(targets[i, t]), cur_p[i]), float(a_probs[last]))
             first = int(pos[i]) + 1  # next anchor strictly after the current position
             b = next((k for k in range(first, m) if float(a_probs[k]) >= q), last)
@@ -141,53 +148,89 @@ def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor],
             elif float(a_probs[b]) - q <= tolerance:
                 cur_v[i], cur_p[i], pos[i] = anchors[i][b], float(a_probs[b]), float(b)
             else:
-                if pos[i] > a:  # already on segment (a, b): search from here
-                    start_v, start_pos = cur_v[i], pos[i]
-                else:
-                    start_v, start_pos = anchors[i][a], float(a)
-                jobs.append((i, start_v, start_pos, b, q))
+                on_segment = pos[i] > a  # already on segment (a, b): search from here
+                lo_v, lo_pos = (cur_v[i], pos[i]) if on_segment else (anchors[i][a], float(a))
+                jobs.append(_Slot(i, q, tolerance, lo_v, lo_pos, cur_p[i], anchors[i][b], float(b),
+                                  float(a_probs[b])))
                 continue
             out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
-        if jobs:
-            alphas = torch.linspace(0, 1, grid + 2, device=device)[1:-1]
-            values, owners = [], []
-            for i, start_v, _, b, _ in jobs:
-                end_v = anchors[i][b]
-                values.append(start_v.unsqueeze(0) + (end_v - start_v).unsqueeze(0)
-                              * alphas.reshape(-1, *[1] * start_v.dim()))
-                owners += [i] * grid
-            batch = _code_batch(context, owners, torch.cat(values))
-            _, logits = probe.evaluate(batch)
-            probs = probe.target_prob(logits, batch.meta[OWNERS]).reshape(len(jobs), grid).cpu()
-            for j, (i, _, start_pos, b, q) in enumerate(jobs):
-                searched[i] += 1
-                p_b = float(anchor_probs[i][b])
-                best_k, best_gap = None, abs(p_b - q)
-                for k in range(grid):
-                    pk = float(probs[j, k])
-                    if cur_p[i] <= pk <= p_b and abs(pk - q) < best_gap:
-                        best_k, best_gap = k, abs(pk - q)
-                if best_k is None:
-                    cur_v[i], cur_p[i], pos[i] = anchors[i][b], p_b, float(b)
-                else:
-                    alpha = float(alphas[best_k])
-                    cur_v[i] = values[j][best_k]
-                    cur_p[i] = float(probs[j, best_k])
-                    pos[i] = start_pos + alpha * (b - start_pos)
-                    if pos[i] >= b:  # guard against rounding onto the anchor itself
-                        pos[i] = b - 1e-6
-                out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
+        for job in _search(probe, context, jobs, grid, rounds):
+            i = job.path
+            searched[i] += 1
+            cur_v[i], cur_p[i] = job.best_v, job.best_p
+            pos[i] = job.best_pos if job.best_pos < job.b else float(job.b)  # on the segment, or at anchor b
+            out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
     stacked = torch.stack([torch.stack(row) for row in out_values])
     return stacked, out_probs, searched
 
 
+@dataclass
+class _Slot:
+    """One frame being searched on the segment from (lo) towards anchor b; the bracket shrinks per round."""
+
+    path: int
+    q: float  # target probability
+    tol: float
+    lo_v: torch.Tensor
+    lo_pos: float
+    floor_p: float  # probability of the previous frame: a frame may not fall below it
+    hi_v: torch.Tensor
+    hi_pos: float
+    b_p: float  # probability of anchor b: a frame may not rise above it
+    b: float = 0.0
+    best_v: Optional[torch.Tensor] = None
+    best_p: float = 0.0
+    best_pos: float = 0.0
+
+    def __post_init__(self):
+        self.b = self.hi_pos
+        self.best_v, self.best_p, self.best_pos = self.hi_v, self.b_p, self.hi_pos  # fallback: the anchor
+
+
+def _search(probe: Probe, context: LatentCode, jobs: List[_Slot], grid: int, rounds: int) -> List[_Slot]:
+    """Grid search of every slot, refined inside the bracket of the target until within tolerance."""
+    pending = list(jobs)
+    for _ in range(max(rounds, 1)):
+        if not pending:
+            break
+        device = pending[0].lo_v.device
+        alphas = torch.linspace(0, 1, grid + 2, device=device)[1:-1]
+        values, owners = [], []
+        for job in pending:
+            step = (job.hi_v - job.lo_v).unsqueeze(0) * alphas.reshape(-1, *[1] * job.lo_v.dim())
+            values.append(job.lo_v.unsqueeze(0) + step)
+            owners += [job.path] * grid
+        batch = _code_batch(context, owners, torch.cat(values))
+        _, logits = probe.evaluate(batch)
+        probs = probe.target_prob(logits, batch.meta[OWNERS]).reshape(len(pending), grid).cpu()
+        still = []
+        for j, job in enumerate(pending):
+            points = [float(probs[j, k]) for k in range(grid)]
+            poss = [job.lo_pos + float(alphas[k]) * (job.hi_pos - job.lo_pos) for k in range(grid)]
+            for k, pk in enumerate(points):
+                if job.floor_p <= pk <= job.b_p and abs(pk - job.q) < abs(job.best_p - job.q):
+                    job.best_v, job.best_p, job.best_pos = values[j][k], pk, poss[k]
+            if abs(job.best_p - job.q) <= job.tol:
+                continue
+            # narrow to the first grid cell whose right end reaches the target
+            k = next((k for k, pk in enumerate(points) if pk >= job.q), grid)
+            if k > 0:
+                job.lo_v, job.lo_pos = values[j][k - 1], poss[k - 1]
+            if k < grid:
+                job.hi_v, job.hi_pos = values[j][k], poss[k]
+            still.append(job)
+        pending = still
+    return jobs
+
+
 def repair(probe: Probe, start: LatentCode, values: torch.Tensor, probs: torch.Tensor, which: torch.Tensor,
-           extra_ends: Optional[List[Optional[Tuple[torch.Tensor, float]]]] = None, grid: int = 7):
+           extra_ends: Optional[List[Optional[Tuple[torch.Tensor, float]]]] = None, grid: int = 7,
+           schedule="linear"):
     """Re-lay the frames of paths ``which`` through their frames that rise (``keep_rising``).
 
     ``values`` [N, T, ...] and ``probs`` [N, T] are the paths as evaluated; ``extra_ends[i]``, when given,
     is a (values, probability) end frame known to go further (appended if higher than the kept end).
-    Frames are laid evenly in probability between the kept start and end. Returns (values, repaired [N]).
+    Frames are laid by ``schedule`` between the kept start and end. Returns (values, repaired [N]).
     """
     idx = which.nonzero().flatten().tolist()
     repaired = torch.zeros(values.shape[0], dtype=torch.bool)
@@ -207,7 +250,7 @@ def repair(probe: Probe, start: LatentCode, values: torch.Tensor, probs: torch.T
     sub = with_owners(start.select(idx), owners[idx] if owners is not None else torch.tensor(idx))
     p_lo = torch.tensor([float(p[0]) for p in anchor_probs])
     p_hi = torch.tensor([float(p[-1]) for p in anchor_probs])
-    targets = schedule_targets(p_lo, p_hi, values.shape[1], "linear")
+    targets = schedule_targets(p_lo, p_hi, values.shape[1], schedule)
     new_values, _, _ = fill_frames(probe, sub, anchors, anchor_probs, targets, grid=grid)
     values = values.clone()
     values[torch.tensor(idx, device=values.device)] = new_values.to(values.device)

@@ -195,7 +195,8 @@ def regularized_paths(probe: Probe, start: LatentCode, reference: torch.Tensor, 
     if bool(needs_repair.any()) and not interrupted:
         end_probs = probe.target_prob(end_logits, paths).cpu()
         extra = [(end_values[i], float(end_probs[i])) if bool(end_ok[i]) else None for i in range(n)]
-        full, repaired = monotone.repair(probe, start, full, probs, needs_repair, extra, settings.grid)
+        full, repaired = monotone.repair(probe, start, full, probs, needs_repair, extra, settings.grid,
+                                               settings.schedule)
     t3 = time.perf_counter()
     info = dict(timings={"search": t1 - t0, "trajectory": t2 - t1, "repair": t3 - t2},
                 interrupted=interrupted, lam=lam, search_rounds=rounds, end_frame_crossed=end_ok.tolist(),
