@@ -314,8 +314,8 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
                   random_seed, lpips, out, device):
     """Decision-crossing paths: frames along which the classifier's probability of TARGET rises
     monotonically across its decision boundary while the subject stays itself. Starts from IMAGES (inverted
-    first), --seed or --latents; writes frames, path.mp4/gif, filmstrip, plot, latents and report.json per
-    path into OUT/<name>/ and OUT/summary.json."""
+    first), --seed or --latents; writes frames, path.mp4/gif, filmstrip, plot, change map, latents and
+    report.json per path into OUT/<name>/ and OUT/summary.json."""
     from cfgan.classifiers import ClassifierError
     from cfgan.cross import cross_files
 

@@ -1,7 +1,7 @@
 """The ``cfgan cross`` job and the demo's crossing videos: subjects in, decision-crossing paths out.
 
 Subjects are image files (inverted first), a latent file (from ``cfgan invert``) or seeds. They are run in
-batches; after each batch its paths are written to ``out/<name>/`` (frames, mp4, gif, filmstrip, plot,
+batches; after each batch its paths are written to ``out/<name>/`` (frames, mp4, gif, filmstrip, plot, change map,
 latents, report.json) and ``out/summary.json`` is rewritten, so an interrupted run keeps what it finished.
 """
 from __future__ import annotations

@@ -71,7 +71,7 @@ def run_demo(out: str, device: str = "cpu", quick: bool = False,
     cross_dir = os.path.join(out, "crossings")
     crossings = demo_crossings(G, clf, cross_dir, quick=quick, log=log)
     shown = [os.path.join(cross_dir, f) for pair in crossings["pairs"] for key, f in sorted(pair["files"].items())
-             if key in ("filmstrip", "gif", "plot")]
+             if key in ("filmstrip", "gif", "plot", "change")]
     caption = "; ".join(f"{p['source']} -> {p['target']}: {'crossed' if p['crossed'] else 'did not cross'}, "
                         f"{'monotone' if p['monotone'] else 'not monotone'}, p(target) {p['probs'][0]:.2f} -> "
                         f"{p['probs'][-1]:.2f}" for p in crossings["pairs"])

@@ -14,7 +14,7 @@ from inversion import LatentCode, save_latents
 
 from tiny_models import make_tiny_generator
 
-ARTEFACTS = ("filmstrip.png", "path.mp4", "path.gif", "probs.png", "latents.pt", "report.json")
+ARTEFACTS = ("filmstrip.png", "path.mp4", "path.gif", "probs.png", "change.png", "latents.pt", "report.json")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

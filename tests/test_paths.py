@@ -11,6 +11,7 @@ from cfgan.classifiers import Classifier
 from cfgan.paths import check_monotone, cross, write_paths
 from cfgan.paths import monotone as mono
 from cfgan.paths.blackbox import EstimatedTargetScore
+from cfgan.paths.outputs import change_map
 from cfgan.paths.probe import OWNERS, Probe, target_log_odds, with_owners
 from cfgan.paths.result import finalize
 from inversion import LatentCode
@@ -216,13 +217,24 @@ def test_a_path_does_not_depend_on_its_batch(G, clf):
     assert int(alone.generator_evals[0]) > 0
 
 
+def test_change_map_shows_where_the_crossing_frame_differs_from_the_start():
+    frames = torch.zeros(3, 2, 4, 4)
+    frames[2, :, 1, 2] = 1.0  # one pixel brightened in both channels at the crossing frame
+    frames[2, 0, 3, 3] = -0.5  # another darkened in one channel
+    diff = change_map(frames, 2)
+    expected = torch.zeros(4, 4)
+    expected[1, 2], expected[3, 3] = 1.0, 0.25
+    torch.testing.assert_close(diff, expected)
+    assert change_map(frames, 1).abs().max() == 0
+
+
 def test_write_paths_writes_every_artefact(G, clf, tmp_path):
     res = cross(G, clf, SEEDS[:2], "bright", method="ascent", frames=5, lpips=True)
     assert res.identity["lpips"] is None and res.identity["lpips_random_backbone"].shape == (2, 5)
     written = write_paths(res, str(tmp_path), ["a", "b"], G)
     for files in written:
         assert len(os.listdir(files["frames"])) == 5
-        for kind in ("filmstrip", "mp4", "gif", "plot", "latents", "report"):
+        for kind in ("filmstrip", "mp4", "gif", "plot", "change", "latents", "report"):
             assert os.path.getsize(files[kind]) > 0, kind
     import imageio.v3 as iio
 

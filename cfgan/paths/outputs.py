@@ -1,4 +1,4 @@
-"""Files for a path: frames (PNG), mp4, gif, filmstrip, probability plot, latents and a JSON report.
+"""Files for a path: frames (PNG), mp4, gif, filmstrip, probability plot, change map, latents, JSON report.
 
 Videos and the filmstrip are enlarged with nearest-neighbour sampling (small images stay crisp) and each
 video frame carries a bar under the image showing p(target): green once the frame is classified as the
@@ -93,6 +93,42 @@ def plot_probs(path: str, result: PathResult, i: int) -> str:
     return path
 
 
+def change_map(frames: torch.Tensor, k: int) -> torch.Tensor:
+    """|frame k - frame 0| averaged over channels [H, W], in image units (frames in [-1, 1]): where the
+    subject had to change for the classifier's decision to move."""
+    return (frames[k].float() - frames[0].float()).abs().mean(0)
+
+
+def plot_change(path: str, result: PathResult, i: int) -> str:
+    """Start, crossing frame (end frame if the path did not cross) and the change map between them."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    report = result.path_report(i)
+    frames = result.frames[i].float().cpu()
+    k = report["crossing_index"] if report["crossing_index"] is not None else frames.shape[0] - 1
+    label = "first frame classified as" if report["crossing_index"] is not None else "end frame, still not"
+    diff = change_map(frames, k).numpy()
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8), dpi=120)
+    for ax, t, title in ((axes[0], 0, f"start, p={report['probs'][0]:.2f}"),
+                         (axes[1], k, f"{label}\n{report['target_name']}, p={report['probs'][k]:.2f}")):
+        img = (frames[t].permute(1, 2, 0).numpy() + 1) / 2
+        ax.imshow(img.clip(0, 1).squeeze(-1) if img.shape[-1] == 1 else img.clip(0, 1), cmap="gray",
+                  vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+    shown = axes[2].imshow(diff, cmap="magma", vmin=0, interpolation="nearest")
+    axes[2].set_title(f"|change| (mean {diff.mean():.3f})", fontsize=8)
+    fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def write_path(result: PathResult, i: int, folder: str, G=None, fps: float = 6.0, extra: Optional[dict] = None
                ) -> Dict[str, str]:
     """Write path ``i`` of ``result`` into ``folder``; returns the written files by kind."""
@@ -112,6 +148,7 @@ def write_path(result: PathResult, i: int, folder: str, G=None, fps: float = 6.0
     files["mp4"] = write_video(os.path.join(folder, "path.mp4"), vframes, fps)
     files["gif"] = write_gif(os.path.join(folder, "path.gif"), vframes, fps)
     files["plot"] = plot_probs(os.path.join(folder, "probs.png"), result, i)
+    files["change"] = plot_change(os.path.join(folder, "change.png"), result, i)
     files["latents"] = save_latents(os.path.join(folder, "latents.pt"), result.path_code(i), G,
                                     metrics={"probs": report["probs"]}, settings=result.settings,
                                     extra={"path_index": i})
