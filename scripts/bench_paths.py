@@ -54,6 +54,18 @@ def pick_seeds(G, clf, source: int, target: int, n: int, limit: int = 2000):
     return (chosen + fallback)[:n]
 
 
+def spacing_error(res) -> float:
+    """Largest |p(frame) - scheduled p| / gap to the nearer scheduled neighbour over crossed paths' inner
+    frames (frames are scheduled evenly in probability): 0.25 means each frame within a quarter gap."""
+    p = res.probs[res.crossed].double()
+    if p.shape[0] == 0 or p.shape[1] < 3:
+        return float("nan")
+    wanted = p[:, :1] + (p[:, -1:] - p[:, :1]) * torch.linspace(0, 1, p.shape[1], dtype=torch.float64)
+    gap = wanted.diff(dim=1)
+    nearer = torch.minimum(gap[:, :-1], gap[:, 1:]).clamp(min=1e-9)
+    return float(((p[:, 1:-1] - wanted[:, 1:-1]).abs() / nearer).max())
+
+
 def run(G, clf, code, target, source, method, frames):
     t0 = time.perf_counter()
     res = cross(G, clf, code, target, source, method=method, frames=frames, lpips=False)
@@ -92,10 +104,12 @@ def main(argv=None):
             "crossed_single": sum(int(r.crossed.sum()) for r in singles),
             "monotone_batch": int(batch.monotone.sum()),
             "monotone_single": sum(int(r.monotone.sum()) for r in singles),
+            "frame_spacing_error_max": spacing_error(batch),
         }
         print(f"{method:12s} batch {t_batch / n:7.2f} s/path  single {t_single / n:7.2f} s/path  "
               f"speed-up x{t_single / t_batch:5.2f}   generator evals/path batch {evals_batch:8.1f} "
-              f"single {evals_single:8.1f}   crossed {rows[method]['crossed_batch']}/{n}", flush=True)
+              f"single {evals_single:8.1f}   crossed {rows[method]['crossed_batch']}/{n}   frame spacing error "
+              f"max {rows[method]['frame_spacing_error_max']:.2f} of a gap", flush=True)
     payload = {"settings": vars(args), "seeds": seeds, "torch_threads": torch.get_num_threads(),
                "generator": getattr(G, "source", None), "methods": rows}
     if args.out:

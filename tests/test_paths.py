@@ -136,18 +136,19 @@ def test_paths_cross_the_analytic_boundary(G, clf, boundary, method):
 @pytest.mark.parametrize("schedule", ["logodds", [0.0, 0.05, 0.1, 0.8, 1.0]])
 def test_frames_follow_the_requested_schedule(G, clf, schedule):
     """Frames sit at the scheduled probabilities between the path's own start and end probability, each
-    within a quarter of the gap to its nearer scheduled neighbour, or 0.001 (the resampler's promise)."""
+    within a quarter of the gap to its nearer scheduled neighbour, or 0.001, in the schedule's scale (the
+    resampler's promise)."""
     res = cross(G, clf, SEEDS, "bright", method="ascent", frames=5, lpips=False, schedule=schedule)
     assert res.monotone.all() and res.crossed.all()
-    p0, p1 = res.probs[:, :1], res.probs[:, -1:]
-    if schedule == "logodds":
-        lo, hi = torch.logit(p0), torch.logit(p1)
-        wanted = torch.sigmoid(lo + (hi - lo) * torch.linspace(0, 1, 5))
+    got, p0, p1 = res.probs.double(), res.probs[:, :1].double(), res.probs[:, -1:].double()
+    if schedule == "logodds":  # spaced, and measured, in log-odds
+        got, p0, p1 = torch.logit(got), torch.logit(p0), torch.logit(p1)
+        wanted = p0 + (p1 - p0) * torch.linspace(0, 1, 5, dtype=torch.float64)
     else:
-        wanted = p0 + (p1 - p0) * torch.tensor(schedule)
+        wanted = p0 + (p1 - p0) * torch.tensor(schedule, dtype=torch.float64)
     gaps = wanted.diff(dim=1)
     nearer = torch.minimum(gaps[:, :-1], gaps[:, 1:])  # inner frames only
-    miss = (res.probs[:, 1:-1] - wanted[:, 1:-1]).abs()
+    miss = (got[:, 1:-1] - wanted[:, 1:-1]).abs()
     assert (miss <= (0.25 * nearer).clamp(min=1e-3) + 1e-5).all(), (res.probs, wanted)
 
 

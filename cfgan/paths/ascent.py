@@ -131,7 +131,8 @@ def resample(probe: Probe, start: LatentCode, trace: Trace, frames: int, grid: i
     p0 = torch.tensor([float(p[0]) for p in trace.probs])
     p1 = torch.tensor([float(p[-1]) for p in trace.probs])
     targets = monotone.schedule_targets(p0, p1, frames, schedule)
-    return monotone.fill_frames(probe, start, anchors, trace.probs, targets, grid=grid)
+    return monotone.fill_frames(probe, start, anchors, trace.probs, targets, grid=grid,
+                                logodds=schedule == "logodds")
 
 
 def ascent_paths(probe: Probe, start: LatentCode, frames: int, settings: AscentSettings,

@@ -11,7 +11,7 @@ construction; the final check still decides what is reported.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -107,7 +107,7 @@ def _slot_tolerance(targets: torch.Tensor, i: int, t: int) -> float:
 
 def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor],
                 anchor_probs: List[torch.Tensor], targets: torch.Tensor, grid: int = 7,
-                tol: Optional[float] = None, rounds: int = 3
+                tol: Optional[float] = None, rounds: int = 3, logodds: bool = False
                 ) -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
     """T frames per path on the polyline through its anchors, as close as possible to ``targets`` [N, T].
 
@@ -116,9 +116,13 @@ def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor],
     target no anchor meets within ``tol`` (default: a quarter of the gap to the nearer scheduled
     neighbour) is searched on a grid of ``grid`` points between its predecessor and the next anchor, then
     on finer grids inside the bracket around the target, up to ``rounds`` passes (each one batched
-    classifier pass for all slots still searching). Returns (values [N, T, ...], probs [N, T] as measured
-    during the search, searched slots per path).
+    classifier pass for all slots still searching). With ``logodds`` the distances and tolerances are
+    measured in log-odds (for schedules spaced in log-odds, whose tails differ by tiny probabilities).
+    Returns (values [N, T, ...], probs [N, T] as measured during the search, searched slots per path).
     """
+    scale = _logit if logodds else _identity
+    targets = scale(targets)
+    anchor_probs = [scale(torch.as_tensor(p)) for p in anchor_probs]
     n, frames = targets.shape
     out_values = [[None] * frames for _ in range(n)]
     out_probs = torch.zeros(n, frames)
@@ -154,14 +158,22 @@ def fill_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor],
                                   float(a_probs[b])))
                 continue
             out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
-        for job in _search(probe, context, jobs, grid, rounds):
+        for job in _search(probe, context, jobs, grid, rounds, scale):
             i = job.path
             searched[i] += 1
             cur_v[i], cur_p[i] = job.best_v, job.best_p
             pos[i] = job.best_pos if job.best_pos < job.b else float(job.b)  # on the segment, or at anchor b
             out_values[i][t], out_probs[i, t] = cur_v[i], cur_p[i]
     stacked = torch.stack([torch.stack(row) for row in out_values])
-    return stacked, out_probs, searched
+    return stacked, (torch.sigmoid(out_probs) if logodds else out_probs), searched
+
+
+def _logit(p: torch.Tensor) -> torch.Tensor:
+    return torch.logit(p.double().clamp(1e-12, 1 - 1e-12))
+
+
+def _identity(p: torch.Tensor) -> torch.Tensor:
+    return p
 
 
 @dataclass
@@ -187,7 +199,8 @@ class _Slot:
         self.best_v, self.best_p, self.best_pos = self.hi_v, self.b_p, self.hi_pos  # fallback: the anchor
 
 
-def _search(probe: Probe, context: LatentCode, jobs: List[_Slot], grid: int, rounds: int) -> List[_Slot]:
+def _search(probe: Probe, context: LatentCode, jobs: List[_Slot], grid: int, rounds: int,
+            scale: Callable[[torch.Tensor], torch.Tensor]) -> List[_Slot]:
     """Grid search of every slot, refined inside the bracket of the target until within tolerance."""
     pending = list(jobs)
     for _ in range(max(rounds, 1)):
@@ -202,7 +215,7 @@ def _search(probe: Probe, context: LatentCode, jobs: List[_Slot], grid: int, rou
             owners += [job.path] * grid
         batch = _code_batch(context, owners, torch.cat(values))
         _, logits = probe.evaluate(batch)
-        probs = probe.target_prob(logits, batch.meta[OWNERS]).reshape(len(pending), grid).cpu()
+        probs = scale(probe.target_prob(logits, batch.meta[OWNERS]).reshape(len(pending), grid).cpu())
         still = []
         for j, job in enumerate(pending):
             points = [float(probs[j, k]) for k in range(grid)]
@@ -251,7 +264,8 @@ def repair(probe: Probe, start: LatentCode, values: torch.Tensor, probs: torch.T
     p_lo = torch.tensor([float(p[0]) for p in anchor_probs])
     p_hi = torch.tensor([float(p[-1]) for p in anchor_probs])
     targets = schedule_targets(p_lo, p_hi, values.shape[1], schedule)
-    new_values, _, _ = fill_frames(probe, sub, anchors, anchor_probs, targets, grid=grid)
+    new_values, _, _ = fill_frames(probe, sub, anchors, anchor_probs, targets, grid=grid,
+                                   logodds=schedule == "logodds")
     values = values.clone()
     values[torch.tensor(idx, device=values.device)] = new_values.to(values.device)
     repaired[idx] = True
