@@ -10,7 +10,7 @@ construction; the final check still decides what is reported.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
@@ -178,21 +178,22 @@ def _identity(p: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class _Slot:
-    """One frame being searched on the segment from (lo) towards anchor b; the bracket shrinks per round."""
+    """One frame being searched on the segment from (lo) towards anchor b; the bracket shrinks per round.
+    Probabilities are in the schedule's scale (probability, or log-odds)."""
 
     path: int
-    q: float  # target probability
+    q: float  # target
     tol: float
     lo_v: torch.Tensor
     lo_pos: float
-    floor_p: float  # probability of the previous frame: a frame may not fall below it
+    floor_p: float  # the previous frame's: a frame may not fall below it
     hi_v: torch.Tensor
     hi_pos: float
-    b_p: float  # probability of anchor b: a frame may not rise above it
-    b: float = 0.0
-    best_v: Optional[torch.Tensor] = None
-    best_p: float = 0.0
-    best_pos: float = 0.0
+    b_p: float  # anchor b's: a frame may not rise above it
+    b: float = field(init=False)  # anchor b's position (hi_pos moves as the bracket shrinks)
+    best_v: torch.Tensor = field(init=False)
+    best_p: float = field(init=False)
+    best_pos: float = field(init=False)
 
     def __post_init__(self):
         self.b = self.hi_pos
