@@ -363,19 +363,22 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
 
 def _schedule(text: str, frames: int):
     """'linear', 'logodds' or FRAMES fractions rising from 0 to 1, checked before any work starts."""
-    if text in ("linear", "logodds"):
-        return text
+    import torch
+
+    from cfgan.paths.monotone import schedule_targets
+
+    schedule = text
+    if text not in ("linear", "logodds"):
+        try:
+            schedule = [float(v) for v in text.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not linear, logodds or comma-separated numbers",
+                                     param_hint="--schedule") from None
     try:
-        fractions = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not linear, logodds or comma-separated numbers",
-                                 param_hint="--schedule") from None
-    if len(fractions) != frames:
-        raise click.BadParameter(f"{len(fractions)} fractions for --frames {frames}: give one per frame",
-                                 param_hint="--schedule")
-    if any(b < a for a, b in zip(fractions, fractions[1:])) or min(fractions) < 0 or max(fractions) > 1:
-        raise click.BadParameter("fractions must rise (never fall) within [0, 1]", param_hint="--schedule")
-    return fractions
+        schedule_targets(torch.zeros(1), torch.ones(1), frames, schedule)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--schedule") from None
+    return schedule
 
 
 @main.command()

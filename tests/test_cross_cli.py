@@ -121,8 +121,9 @@ def test_blackbox_with_a_numpy_classifier_stays_within_budget(setup, tmp_path):
     (["--target", "cat"], "class 'cat' is not an index"),
     (["--target", "1", "--method", "ascent", "--lambda", "2"], "--lambda applies to --method regularized"),
     (["--target", "1", "--identity", "latent=x"], "is not NAME=WEIGHT"),
-    (["--target", "1", "--frames", "4", "--schedule", "0,0.5,1"], "3 fractions for --frames 4"),
+    (["--target", "1", "--frames", "4", "--schedule", "0,0.5,1"], "has 3 values for 4 frames"),
     (["--target", "1", "--frames", "3", "--schedule", "0,0.7,0.5"], "must rise"),
+    (["--target", "1", "--frames", "3", "--schedule", "0,0.5,0.8"], "the last 1"),
     (["--target", "1", "--schedule", "cubic"], "is not linear, logodds"),
 ])
 def test_bad_options_fail_with_a_clear_message(setup, tmp_path, extra, message):

@@ -84,8 +84,9 @@ def schedule_targets(p_start: torch.Tensor, p_end: torch.Tensor, frames: int,
     frac = torch.as_tensor([float(v) for v in schedule], dtype=torch.float64)
     if frac.numel() != frames:
         raise ValueError(f"the schedule has {frac.numel()} values for {frames} frames")
-    if (frac[1:] < frac[:-1]).any() or frac.min() < 0 or frac.max() > 1:
-        raise ValueError("a schedule must rise from 0 to 1 (non-decreasing fractions in [0, 1])")
+    if (frac[1:] < frac[:-1]).any() or float(frac[0]) != 0 or float(frac[-1]) != 1:
+        raise ValueError("a schedule must rise from 0 to 1: non-decreasing fractions, the first 0 (the start "
+                         "frame) and the last 1 (the end frame)")
     return (p_start[:, None].double() + (p_end - p_start)[:, None].double() * frac).float()
 
 
