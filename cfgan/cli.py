@@ -363,9 +363,7 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
 
 def _schedule(text: str, frames: int):
     """'linear', 'logodds' or FRAMES fractions rising from 0 to 1, checked before any work starts."""
-    import torch
-
-    from cfgan.paths.monotone import schedule_targets
+    from cfgan.paths.monotone import check_schedule
 
     schedule = text
     if text not in ("linear", "logodds"):
@@ -375,10 +373,9 @@ def _schedule(text: str, frames: int):
             raise click.BadParameter(f"{text!r} is not linear, logodds or comma-separated numbers",
                                      param_hint="--schedule") from None
     try:
-        schedule_targets(torch.zeros(1), torch.ones(1), frames, schedule)
+        return check_schedule(schedule, frames)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--schedule") from None
-    return schedule
 
 
 @main.command()

@@ -100,7 +100,7 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     settings = make_settings(method, dict(options, **({"seed": seed} if method == "blackbox" else {})))
     if frames < 2:
         raise ValueError(f"a path needs at least 2 frames, got frames={frames}")
-    monotone.schedule_targets(torch.zeros(1), torch.ones(1), frames, settings.schedule)  # fails before inversion
+    monotone.check_schedule(settings.schedule, frames)  # a bad schedule fails before any inversion
     space = check_space(G, space)
     classifier = load_classifier(classifier)
     if method != "blackbox" and not classifier.has_gradients:

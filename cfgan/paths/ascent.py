@@ -126,13 +126,8 @@ def resample(probe: Probe, start: LatentCode, trace: Trace, frames: int, grid: i
              schedule: Union[str, Sequence[float]] = "linear") -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
     """T frames along each climb spaced by ``schedule`` (default: evenly in probability):
     (values [N, T, ...], probs, searches)."""
-    device = start.values.device
-    anchors = [a.to(device) for a in trace.anchors]
-    p0 = torch.tensor([float(p[0]) for p in trace.probs])
-    p1 = torch.tensor([float(p[-1]) for p in trace.probs])
-    targets = monotone.schedule_targets(p0, p1, frames, schedule)
-    return monotone.fill_frames(probe, start, anchors, trace.probs, targets, grid=grid,
-                                logodds=schedule == "logodds")
+    anchors = [a.to(start.values.device) for a in trace.anchors]
+    return monotone.lay_frames(probe, start, anchors, trace.probs, frames, schedule, grid)
 
 
 def ascent_paths(probe: Probe, start: LatentCode, frames: int, settings: AscentSettings,

@@ -99,6 +99,22 @@ def _code_batch(context: LatentCode, rows: List[int], values: torch.Tensor) -> L
                       {OWNERS: rows_t if owners is None else owners[rows_t]})
 
 
+def check_schedule(schedule, frames: int):
+    """Raise ValueError (saying what is wrong) unless ``schedule`` is valid for ``frames`` frames."""
+    schedule_targets(torch.zeros(1), torch.ones(1), frames, schedule)
+    return schedule
+
+
+def lay_frames(probe: Probe, context: LatentCode, anchors: List[torch.Tensor], anchor_probs: List[torch.Tensor],
+               frames: int, schedule="linear", grid: int = 7) -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
+    """``frames`` frames per path along its anchors, from its first to its last anchor's probability as
+    ``schedule`` spaces them (``fill_frames``, searched in log-odds for a log-odds schedule)."""
+    p_first = torch.tensor([float(p[0]) for p in anchor_probs])
+    p_last = torch.tensor([float(p[-1]) for p in anchor_probs])
+    targets = schedule_targets(p_first, p_last, frames, schedule)
+    return fill_frames(probe, context, anchors, anchor_probs, targets, grid=grid, logodds=schedule == "logodds")
+
+
 def _slot_tolerance(targets: torch.Tensor, i: int, t: int) -> float:
     """How far frame t may sit from its target: a quarter of the gap to its nearer scheduled neighbour."""
     row = targets[i]
@@ -263,11 +279,7 @@ def repair(probe: Probe, start: LatentCode, values: torch.Tensor, probs: torch.T
         anchor_probs.append(torch.tensor(a_probs))
     owners = start.meta.get(OWNERS)
     sub = with_owners(start.select(idx), owners[idx] if owners is not None else torch.tensor(idx))
-    p_lo = torch.tensor([float(p[0]) for p in anchor_probs])
-    p_hi = torch.tensor([float(p[-1]) for p in anchor_probs])
-    targets = schedule_targets(p_lo, p_hi, values.shape[1], schedule)
-    new_values, _, _ = fill_frames(probe, sub, anchors, anchor_probs, targets, grid=grid,
-                                   logodds=schedule == "logodds")
+    new_values, _, _ = lay_frames(probe, sub, anchors, anchor_probs, values.shape[1], schedule, grid)
     values = values.clone()
     values[torch.tensor(idx, device=values.device)] = new_values.to(values.device)
     repaired[idx] = True
