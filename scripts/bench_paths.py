@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import generators  # noqa: E402
 from cfgan.classifiers import load_classifier  # noqa: E402
 from cfgan.paths import cross  # noqa: E402
+from cfgan.paths.monotone import schedule_targets  # noqa: E402
 from inversion import LatentCode  # noqa: E402
 
 
@@ -60,7 +61,7 @@ def spacing_error(res) -> float:
     p = res.probs[res.crossed].double()
     if p.shape[0] == 0 or p.shape[1] < 3:
         return float("nan")
-    wanted = p[:, :1] + (p[:, -1:] - p[:, :1]) * torch.linspace(0, 1, p.shape[1], dtype=torch.float64)
+    wanted = schedule_targets(p[:, 0], p[:, -1], p.shape[1], "linear").double()
     gap = wanted.diff(dim=1)
     nearer = torch.minimum(gap[:, :-1], gap[:, 1:]).clamp(min=1e-9)
     return float(((p[:, 1:-1] - wanted[:, 1:-1]).abs() / nearer).max())

@@ -63,12 +63,18 @@ def write_gif(path: str, frames: np.ndarray, fps: float) -> str:
     return path
 
 
-def plot_probs(path: str, result: PathResult, i: int) -> str:
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed), imported only when a plot is drawn."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_probs(path: str, result: PathResult, i: int) -> str:
+    plt = _pyplot()
     report = result.path_report(i)
     x = list(range(result.num_frames))
     fig, ax = plt.subplots(figsize=(5, 3), dpi=120)
@@ -101,11 +107,7 @@ def change_map(frames: torch.Tensor, k: int) -> torch.Tensor:
 
 def plot_change(path: str, result: PathResult, i: int) -> str:
     """Start, crossing frame (end frame if the path did not cross) and the change map between them."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     report = result.path_report(i)
     frames = result.frames[i].float().cpu()
     k = report["crossing_index"] if report["crossing_index"] is not None else frames.shape[0] - 1
@@ -114,9 +116,9 @@ def plot_change(path: str, result: PathResult, i: int) -> str:
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8), dpi=120)
     for ax, t, title in ((axes[0], 0, f"start, p={report['probs'][0]:.2f}"),
                          (axes[1], k, f"{label}\n{report['target_name']}, p={report['probs'][k]:.2f}")):
-        img = (frames[t].permute(1, 2, 0).numpy() + 1) / 2
-        ax.imshow(img.clip(0, 1).squeeze(-1) if img.shape[-1] == 1 else img.clip(0, 1), cmap="gray",
-                  vmin=0, vmax=1, interpolation="nearest")
+        img = to_uint8(frames[t]).permute(1, 2, 0).numpy()
+        ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255,
+                  interpolation="nearest")
         ax.set_title(title, fontsize=8)
     shown = axes[2].imshow(diff, cmap="magma", vmin=0, interpolation="nearest")
     axes[2].set_title(f"|change| (mean {diff.mean():.3f})", fontsize=8)
