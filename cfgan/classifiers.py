@@ -7,12 +7,9 @@ models that output probabilities are mapped to log-probabilities, so methods nev
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import re
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
@@ -21,10 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generators.files import is_torchscript, torch_save
+from generators.importing import import_object, is_object_spec
+from generators.loaders.errors import CheckpointError
+from generators.loaders.torch_files import torch_load
+
 CLASSIFIER_FORMAT = "cfgan.classifier"
 CLASSIFIER_FORMAT_VERSION = 1
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights for RGB -> gray
-_MODULE_SPEC = re.compile(r"^(?P<module>[\w.]+|.+\.py):(?P<attr>[A-Za-z_][\w.]*)$")
 
 
 class ClassifierError(RuntimeError):
@@ -390,18 +391,7 @@ def save_classifier(path, model: nn.Module, arch: str, arch_kwargs: Optional[dic
         "preprocessing": pre, "class_names": list(class_names) if class_names is not None else None,
         "kind": kind, "output": output, "meta": dict(meta or {}),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(payload, path)
-    return path
-
-
-def _is_torchscript(path: Path) -> bool:
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-    return any("/code/" in n or n.endswith("/constants.pkl") for n in names)
+    return torch_save(payload, path)
 
 
 def _classifier_from_payload(payload: dict, path: Path, map_location, **overrides) -> Classifier:
@@ -440,7 +430,7 @@ def load_classifier_file(path, map_location=None, **overrides) -> Classifier:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"classifier file {path} does not exist")
-    if _is_torchscript(path):
+    if is_torchscript(path):
         try:
             with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript; loading still works
                 warnings.simplefilter("ignore", FutureWarning)
@@ -450,41 +440,18 @@ def load_classifier_file(path, map_location=None, **overrides) -> Classifier:
         overrides.setdefault("name", path.stem)
         return Classifier(model, **overrides)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for foreign, damaged or unsafe files
-        raise ValueError(
-            f"{path} is not a loadable classifier file: {str(err).splitlines()[0][:300]}. cfgan reads cfgan "
-            "classifier files (cfgan.classifiers.save_classifier) and TorchScript files (torch.jit.script/"
-            "trace + save); it never unpickles model objects") from err
+        payload = torch_load(path)
+    except CheckpointError as err:
+        detail = str(err).replace(f"{path}: ", "").replace(f"{path} ", "")
+        raise ValueError(f"{path} is not a loadable classifier file ({detail}). cfgan reads cfgan classifier "
+                         "files (cfgan.classifiers.save_classifier) and TorchScript files (torch.jit.script/trace "
+                         "+ save); it never unpickles model objects") from None
     if isinstance(payload, dict) and payload.get("format") == CLASSIFIER_FORMAT:
         return _classifier_from_payload(payload, path, map_location, **overrides)
     if isinstance(payload, dict) and payload and all(torch.is_tensor(v) for v in payload.values()):
         raise ValueError(f"{path} holds a bare state_dict without its architecture: build the model in "
                          "Python and pass it, or save it with cfgan.classifiers.save_classifier")
     raise ValueError(f"{path} is not a cfgan classifier file (no format='{CLASSIFIER_FORMAT}' entry)")
-
-
-def _import_object(spec: str):
-    match = _MODULE_SPEC.match(spec)
-    module_name, attr = match.group("module"), match.group("attr")
-    try:
-        if module_name.endswith(".py"):
-            file = Path(module_name)
-            if not file.is_file():
-                raise FileNotFoundError(f"classifier spec {spec!r}: file {file} does not exist")
-            module_spec = importlib.util.spec_from_file_location(f"_cfgan_user_{file.stem}", file)
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(f"classifier spec {spec!r}: cannot import {module_name}: {err}") from err
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ValueError(f"classifier spec {spec!r}: {module_name} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    return obj
 
 
 def _required_params(fn) -> int:
@@ -533,19 +500,19 @@ def load_classifier(spec, device=None, **kwargs) -> Classifier:
     elif isinstance(spec, (str, Path)):
         text = str(spec)
         if text.startswith("zoo:"):
-            from cfgan import zoo
+            from cfgan.zoo import CLASSIFIERS
 
-            classifier = load_classifier_file(zoo.classifier_path(text[4:]), **kwargs)
+            classifier = load_classifier_file(CLASSIFIERS.path(text), **kwargs)
         elif Path(text).is_file():
             classifier = load_classifier_file(text, **kwargs)
-        elif _MODULE_SPEC.match(text):
-            classifier = _from_object(_import_object(text), text, **kwargs)
+        elif is_object_spec(text):
+            classifier = _from_object(import_object(text, "classifier"), text, **kwargs)
         else:
-            from cfgan import zoo
+            from cfgan.zoo import CLASSIFIERS
 
             raise FileNotFoundError(
                 f"classifier {text!r} is neither an existing file nor a 'package.module:attr' spec; bundled "
-                f"classifiers: {', '.join('zoo:' + n for n in zoo.classifier_names())}")
+                f"classifiers: {', '.join('zoo:' + n for n in CLASSIFIERS.names())}")
     else:
         raise TypeError(f"cannot make a classifier from a {type(spec).__name__}")
     return classifier.to(device) if device is not None else classifier

@@ -4,8 +4,9 @@ Everything in cfgan that optimises latent codes (or a mask, or a generator) is b
 ``LatentCode`` (a parametrisation), loss terms combined into an ``Objective``, and ``optimize``
 (the one loop).
 """
+from .images import ImageRangeWarning, check_image_range, check_images
 from .io import load_latents, save_latents
-from .latents import LatentCode, check_space
+from .latents import LatentCode, LatentStats, check_space, latent_stats
 from .losses import (
     FeatureDistance,
     LatentDistance,
@@ -18,16 +19,20 @@ from .losses import (
     PixelMSE,
     Rendered,
     Score,
+    check_loss_weights,
+    reconstruction_terms,
 )
 from .metrics import psnr, reconstruction_metrics
-from .optimize import LRSchedule, OptimizationResult, optimize
+from .optimize import LRSchedule, OptimizationResult, StepFunction, optimize
 from .perceptual import LPIPSUnavailable, lpips_available
-from .project import Projection, project
+from .project import Projection, ProjectionSettings, project
 from .pti import pivotal_tuning
 
 __all__ = [
-    "FeatureDistance", "LatentCode", "LatentDistance", "LatentPrior", "LossTerm", "LPIPSDistance",
-    "LPIPSUnavailable", "LRSchedule", "MultiScaleMSE", "NoiseRegularizer", "Objective", "OptimizationResult",
-    "PixelMSE", "Projection", "Rendered", "Score", "check_space", "load_latents", "lpips_available",
-    "optimize", "pivotal_tuning", "project", "psnr", "reconstruction_metrics", "save_latents",
+    "FeatureDistance", "ImageRangeWarning", "LatentCode", "LatentDistance", "LatentPrior", "LatentStats",
+    "LossTerm", "LPIPSDistance", "LPIPSUnavailable", "LRSchedule", "MultiScaleMSE", "NoiseRegularizer",
+    "Objective", "OptimizationResult", "PixelMSE", "Projection", "ProjectionSettings", "Rendered", "Score",
+    "StepFunction", "check_image_range", "check_images", "check_loss_weights", "check_space", "latent_stats",
+    "load_latents", "lpips_available", "optimize", "pivotal_tuning", "project", "psnr", "reconstruction_metrics",
+    "reconstruction_terms", "save_latents",
 ]

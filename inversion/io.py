@@ -12,6 +12,10 @@ from typing import Optional, Tuple
 
 import torch
 
+from generators.files import torch_save
+from generators.loaders.errors import CheckpointError
+from generators.loaders.torch_files import torch_load
+
 from .latents import LatentCode
 
 FORMAT = "cfgan.latents"
@@ -27,7 +31,7 @@ def generator_identity(G) -> dict:
 
 def save_latents(path: str, code: LatentCode, G=None, metrics: Optional[dict] = None,
                  settings: Optional[dict] = None, extra: Optional[dict] = None) -> str:
-    """Write atomically (temp file + rename) so an interrupted write never leaves a broken file."""
+    """Write codes with their generator identity, metrics and settings (atomically: never half a file)."""
     payload = {
         "format": FORMAT, "version": VERSION, "space": code.space,
         "codes": code.values.detach().cpu(),
@@ -37,10 +41,7 @@ def save_latents(path: str, code: LatentCode, G=None, metrics: Optional[dict] = 
         "generator": generator_identity(G) if G is not None else None,
         "metrics": metrics or {}, "settings": settings or {}, "extra": extra or {},
     }
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    torch_save(payload, path)
     return path
 
 
@@ -49,14 +50,16 @@ def load_latents(path: str, G=None, device=None) -> Tuple[LatentCode, dict]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"latent file not found: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many kinds for foreign or broken files
-        raise ValueError(f"{path} is not a readable cfgan latent file ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        payload = torch_load(path)
+    except CheckpointError as err:
+        detail = str(err).replace(f"{path}: ", "").replace(f"{path} ", "")
+        raise ValueError(f"{path} is not a readable cfgan latent file ({detail})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a cfgan latent file (format marker {FORMAT!r} missing)")
-    if payload.get("version", 0) > VERSION:
-        raise ValueError(f"{path} was written by a newer cfgan (latent format v{payload['version']})")
+    if not isinstance(payload.get("version"), int) or payload["version"] > VERSION:
+        raise ValueError(f"{path}: latent format version {payload.get('version')!r} is not one this cfgan reads "
+                         f"(up to v{VERSION})")
+    _check_payload(path, payload)
     code = LatentCode(payload["space"], payload["codes"], payload.get("noise"), payload.get("c"),
                       payload.get("truncation_psi", 1.0))
     if G is not None:
@@ -67,6 +70,31 @@ def load_latents(path: str, G=None, device=None) -> Tuple[LatentCode, dict]:
                           None if code.noise is None else [m.to(device) for m in code.noise],
                           None if code.c is None else code.c.to(device), code.truncation_psi)
     return code, payload
+
+
+def _check_payload(path: str, payload: dict) -> None:
+    """Damaged or hand-edited files fail here with the file's name, not later deep inside a method."""
+    space, codes = payload.get("space"), payload.get("codes")
+    dims = {"z": 2, "w": 2, "w+": 3}
+    if space not in dims:
+        raise ValueError(f"{path}: unknown latent space {space!r} (expected z, w or w+)")
+    if not torch.is_tensor(codes) or codes.dim() != dims[space] or codes.shape[0] == 0 \
+            or not codes.is_floating_point():
+        shape = tuple(codes.shape) if torch.is_tensor(codes) else type(codes).__name__
+        raise ValueError(f"{path}: codes must be a non-empty float tensor of {dims[space]} dimensions for space "
+                         f"{space}, found {shape}")
+    if not bool(torch.isfinite(codes).all()):
+        raise ValueError(f"{path}: codes contain NaN or infinite values")
+    n = codes.shape[0]
+    for key in ("noise", "c"):
+        value = payload.get(key)
+        items = value if isinstance(value, list) else [] if value is None else [value]
+        if any(not torch.is_tensor(v) or v.shape[0] != n for v in items):
+            raise ValueError(f"{path}: '{key}' does not hold one entry per code ({n} codes)")
+    files = (payload.get("extra") or {}).get("files")
+    if files is not None and (not isinstance(files, list) or len(files) != n):
+        count = len(files) if isinstance(files, list) else type(files).__name__
+        raise ValueError(f"{path}: extra.files lists {count} source files for {n} codes")
 
 
 def _check_generator(path: str, recorded: dict, G) -> None:

@@ -6,6 +6,7 @@ the parametrisation here means each method only chooses a space and a sum of los
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -157,3 +158,68 @@ class LatentCode:
         c = None if first.c is None else torch.cat([k.c for k in codes])
         return LatentCode(first.space, torch.cat([k.values for k in codes]), noise, c,
                           first.truncation_psi, dict(first.meta))
+
+
+# -- the spread of a generator's codes -------------------------------------------------------------
+@dataclass(frozen=True)
+class LatentStats:
+    """How codes of one space are distributed, measured once on random samples.
+
+    Step sizes (paths), the jitter added early in projection, the AM prior's scale and AM's clipping
+    range all derive from these numbers, so every method agrees on what "a typical step" means.
+    """
+
+    space: str
+    centre: torch.Tensor        # [D]: 0 in Z, w_avg in W
+    coord_std: float            # root-mean-square spread per coordinate around ``centre``
+    low: torch.Tensor           # [D] per-coordinate lower quantile
+    high: torch.Tensor          # [D] per-coordinate upper quantile
+
+    @property
+    def total_std(self) -> float:
+        """Spread of whole codes: sqrt of the summed per-coordinate variance."""
+        return self.coord_std * self.centre.numel() ** 0.5
+
+    @property
+    def mean_square(self) -> float:
+        """Typical squared distance to the centre per coordinate (the prior term's natural scale)."""
+        return max(self.coord_std ** 2, 1e-12)
+
+
+#: samples and seed behind every ``latent_stats`` (fixed, so results never depend on call order)
+STATS_SAMPLES, STATS_SEED, STATS_QUANTILE = 4096, 20240, 0.001
+_stats_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _weights_version(G: Generator) -> tuple:
+    """Changes whenever a weight is modified in place (training, PTI on this very object)."""
+    return tuple(p._version for p in G.parameters())
+
+
+@torch.no_grad()
+def latent_stats(G: Generator, space: str) -> LatentStats:
+    """``LatentStats`` of ``space`` (W+ shares W's), cached per generator until its weights change."""
+    space = check_space(G, space)
+    key = "z" if space == "z" else "w"
+    version = _weights_version(G)
+    per_generator = _stats_cache.setdefault(G, {})
+    cached = per_generator.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    z = G.sample_z(STATS_SAMPLES, STATS_SEED)
+    if key == "z":  # the prior itself: unit spread by construction, only the quantiles are measured
+        values, centre = z.float(), torch.zeros(z.shape[1], device=z.device)
+    else:
+        c = None
+        if G.c_dim:
+            g = torch.Generator().manual_seed(STATS_SEED)
+            c = G.one_hot(torch.randint(0, G.c_dim, (STATS_SAMPLES,), generator=g))
+        values = G.mapping(z, c)[:, 0]
+        centre = G.w_avg.reshape(-1).to(values.device)
+    values = values.float()
+    coord_std = 1.0 if key == "z" else float((values - centre).pow(2).mean().sqrt())
+    low = torch.quantile(values, STATS_QUANTILE, dim=0)
+    high = torch.quantile(values, 1 - STATS_QUANTILE, dim=0)
+    stats = LatentStats(key, centre.detach().clone(), coord_std, low, high)
+    per_generator[key] = (version, stats)
+    return stats

@@ -6,6 +6,7 @@ images, the W+ codes and the ``LatentCode`` that produced them) and returns a te
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -164,6 +165,48 @@ class FeatureDistance(LossTerm):
         img = r.images if self.mask is None else r.images * self.mask + self.target * (1 - self.mask)
         f = self.features(img).flatten(1)
         return ((f - self.target_features) ** 2).mean(1)
+
+
+DEFAULT_LOSSES = {"lpips": 1.0, "mse": 1.0}
+LOSS_NAMES = ("lpips", "mse", "msmse", "features")
+
+
+def check_loss_weights(losses: Optional[Dict[str, float]]) -> Dict[str, float]:
+    """``losses`` ({name: weight}, None = defaults) with every name known and every weight finite and >= 0.
+
+    A negative weight would maximise a distance: never what a user meant.
+    """
+    losses = dict(DEFAULT_LOSSES if losses is None else losses)
+    unknown = set(losses) - set(LOSS_NAMES)
+    if unknown:
+        raise ValueError(f"unknown loss {sorted(unknown)}: choose from {', '.join(LOSS_NAMES)}")
+    for name, weight in losses.items():
+        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"loss weight {name}={weight!r} must be a finite number >= 0")
+    if not any(w > 0 for w in losses.values()):
+        raise ValueError(f"every loss weight is 0 ({losses}): nothing to fit")
+    return {k: float(v) for k, v in losses.items()}
+
+
+def reconstruction_terms(target: torch.Tensor, mask: Optional[torch.Tensor] = None,
+                         losses: Optional[Dict[str, float]] = None,
+                         features: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+                         lpips_net: str = "vgg", lpips_random_backbone: bool = False) -> List[LossTerm]:
+    """Build the image terms named in ``losses`` ({name: weight}); see ``LOSS_NAMES``."""
+    losses = check_loss_weights(losses)
+    terms: List[LossTerm] = []
+    for name, weight in losses.items():
+        if name == "lpips":
+            terms.append(LPIPSDistance(target, mask, lpips_net, lpips_random_backbone, weight))
+        elif name == "mse":
+            terms.append(PixelMSE(target, mask, weight))
+        elif name == "msmse":
+            terms.append(MultiScaleMSE(target, mask, weight=weight))
+        elif name == "features":
+            if features is None:
+                raise ValueError("the 'features' loss needs a feature extractor (e.g. a classifier's features)")
+            terms.append(FeatureDistance(features, target, mask, weight))
+    return terms
 
 
 # --------------------------------------------------------------------------------------------------

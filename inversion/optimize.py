@@ -17,7 +17,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-Objective = Callable[[int, float], Tuple[torch.Tensor, Dict[str, torch.Tensor]]]
+#: ``(step, t in [0, 1]) -> (loss [N], unweighted terms)``: what the loop minimises (often an ``Objective``
+#: of loss terms evaluated on a freshly rendered batch)
+StepFunction = Callable[[int, float], Tuple[torch.Tensor, Dict[str, torch.Tensor]]]
 
 
 @dataclass
@@ -52,7 +54,7 @@ class OptimizationResult:
 
 def optimize(
     params: Sequence[torch.Tensor],
-    objective: Objective,
+    objective: StepFunction,
     steps: int,
     lr: float | LRSchedule = 0.1,
     betas: Tuple[float, float] = (0.9, 0.999),

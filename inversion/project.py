@@ -6,6 +6,8 @@ at once and every image keeps its own loss and result.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
@@ -14,24 +16,21 @@ import torch
 from generators.base import Generator
 
 from . import perceptual
-from .latents import LatentCode, check_space
+from .images import check_images
+from .latents import LatentCode, check_space, latent_stats
 from .losses import (
-    FeatureDistance,
     LatentPrior,
     LossTerm,
-    LPIPSDistance,
-    MultiScaleMSE,
     NoiseRegularizer,
     Objective,
     PixelMSE,
     Rendered,
+    check_loss_weights,
     normalize_noise_,
+    reconstruction_terms,
 )
 from .metrics import reconstruction_metrics, summarize
 from .optimize import LRSchedule, optimize
-
-DEFAULT_LOSSES = {"lpips": 1.0, "mse": 1.0}
-LOSS_NAMES = ("lpips", "mse", "msmse", "features")
 
 
 @dataclass
@@ -49,59 +48,6 @@ class Projection:
     @property
     def summary(self) -> Dict[str, Optional[float]]:
         return summarize(self.metrics)
-
-
-def reconstruction_terms(target: torch.Tensor, mask: Optional[torch.Tensor] = None,
-                         losses: Optional[Dict[str, float]] = None,
-                         features: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                         lpips_net: str = "vgg", lpips_random_backbone: bool = False) -> List[LossTerm]:
-    """Build the image terms named in ``losses`` ({name: weight}); see ``LOSS_NAMES``."""
-    losses = dict(DEFAULT_LOSSES if losses is None else losses)
-    unknown = set(losses) - set(LOSS_NAMES)
-    if unknown:
-        raise ValueError(f"unknown loss {sorted(unknown)}: choose from {', '.join(LOSS_NAMES)}")
-    terms: List[LossTerm] = []
-    for name, weight in losses.items():
-        if name == "lpips":
-            terms.append(LPIPSDistance(target, mask, lpips_net, lpips_random_backbone, weight))
-        elif name == "mse":
-            terms.append(PixelMSE(target, mask, weight))
-        elif name == "msmse":
-            terms.append(MultiScaleMSE(target, mask, weight=weight))
-        elif name == "features":
-            if features is None:
-                raise ValueError("the 'features' loss needs a feature extractor (e.g. a classifier's features)")
-            terms.append(FeatureDistance(features, target, mask, weight))
-    return terms
-
-
-def check_images(G: Generator, images: torch.Tensor, what: str = "images") -> torch.Tensor:
-    if not torch.is_tensor(images) or images.ndim != 4:
-        raise ValueError(f"{what} must be a tensor [N, C, H, W], got "
-                         f"{tuple(images.shape) if torch.is_tensor(images) else type(images).__name__}")
-    expected = (G.channels, G.resolution, G.resolution)
-    if tuple(images.shape[1:]) != expected:
-        raise ValueError(f"{what} have shape {tuple(images.shape[1:])} but the generator makes {expected} "
-                         f"(C, H, W); resize/convert them first (cfgan.data.load_image does)")
-    if not torch.isfinite(images).all():
-        raise ValueError(f"{what} contain NaN or infinite values")
-    return images.to(G.device, torch.float32)
-
-
-def w_std(G: Generator, n: int = 2000, seed: int = 123) -> float:
-    """Typical spread of W codes: scales the latent noise added early in projection."""
-    if "w" not in G.spaces:
-        return 1.0
-    with torch.no_grad():
-        ws = G.mapping(G.sample_z(n, seed), _random_c(G, n, seed))[:, 0]
-    return float(((ws - ws.mean(0)) ** 2).sum(1).mean().sqrt())
-
-
-def _random_c(G: Generator, n: int, seed: int):
-    if G.c_dim == 0:
-        return None
-    g = torch.Generator().manual_seed(seed)
-    return G.one_hot(torch.randint(0, G.c_dim, (n,), generator=g))
 
 
 def initial_code(G: Generator, target: torch.Tensor, space: str, init: Union[str, LatentCode],
@@ -129,39 +75,80 @@ def initial_code(G: Generator, target: torch.Tensor, space: str, init: Union[str
     return code
 
 
+@dataclass
+class ProjectionSettings:
+    """Everything that shapes a projection, recorded with its results.
+
+    ``losses`` maps loss names (lpips, mse, msmse, features) to weights (None: lpips=1, mse=1); LPIPS
+    falls back to multi-scale MSE when its ImageNet weights are missing. ``init`` is 'mean' (w_avg) or
+    'best-of-k' (the closest of ``k`` random samples). ``latent_noise`` jitters codes early on (a fraction
+    of the codes' spread); ``noise_reg`` weighs the noise-map regulariser when ``noise`` is on.
+    """
+
+    space: str = "w+"
+    steps: int = 500
+    noise: bool = False
+    losses: Optional[Dict[str, float]] = None
+    init: str = "mean"
+    k: int = 16
+    lr: float = 0.1
+    latent_noise: float = 0.05
+    noise_reg: float = 1e5
+    prior: float = 0.0
+    seed: int = 0
+    pti: bool = False
+    pti_steps: int = 350
+    pti_lr: float = 3e-4
+    pti_locality: float = 0.0
+    lpips_net: str = "vgg"
+    lpips_random_backbone: bool = False
+
+    def check(self) -> "ProjectionSettings":
+        """Reject settings that would run but silently do nothing useful (steps=0, lr=nan, ...)."""
+        for name in ("steps", "k", "pti_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("lr", "pti_lr"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        for name in ("latent_noise", "noise_reg", "prior", "pti_locality"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.init not in ("mean", "best-of-k"):
+            raise ValueError(f"init must be 'mean' or 'best-of-k', got {self.init!r}")
+        self.losses = check_loss_weights(self.losses)
+        return self
+
+
 def project(
     G: Generator,
     images: torch.Tensor,
-    space: str = "w+",
-    steps: int = 500,
-    noise: bool = False,
+    settings: Optional[ProjectionSettings] = None,
+    *,
     mask: Optional[torch.Tensor] = None,
-    losses: Optional[Dict[str, float]] = None,
     features: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-    init: Union[str, LatentCode] = "mean",
-    k: int = 16,
-    lr: float = 0.1,
-    latent_noise: float = 0.05,
-    noise_reg: float = 1e5,
-    prior: float = 0.0,
+    start: Optional[LatentCode] = None,
     c: Optional[torch.Tensor] = None,
-    seed: int = 0,
-    pti: bool = False,
-    pti_steps: int = 350,
-    pti_lr: float = 3e-4,
-    pti_locality: float = 0.0,
-    lpips_net: str = "vgg",
-    lpips_random_backbone: bool = False,
     progress: Optional[Callable[[int, int, dict], None]] = None,
     extra_terms: Sequence[LossTerm] = (),
+    **overrides,
 ) -> Projection:
-    """Project a batch of images [N, C, H, W] in [-1, 1] into ``space`` of ``G``.
+    """Project a batch of images [N, C, H, W] in [-1, 1] into a latent space of ``G``.
 
-    ``losses`` maps loss names (lpips, mse, msmse, features) to weights; LPIPS falls back to
-    multi-scale MSE when its ImageNet weights are missing. ``mask`` [N or 1, 1, H, W] restricts
-    every term to the kept pixels. With ``pti`` a copy of ``G`` is then tuned around the found
-    codes (pivotal tuning) and returned in ``Projection.generator``.
+    ``settings`` (a ``ProjectionSettings``) or keyword ``overrides`` of its fields choose the space,
+    steps, losses, PTI and so on. ``mask`` [N or 1, 1, H, W] restricts every term to the kept pixels;
+    ``start`` replaces ``init`` with given codes; ``extra_terms`` join the objective. With PTI a copy of
+    ``G`` is then tuned around the found codes and returned in ``Projection.generator``.
     """
+    if isinstance(overrides.get("init"), LatentCode):  # earlier API: init=<LatentCode>
+        start = overrides.pop("init")
+    settings = dataclasses.replace(settings or ProjectionSettings(), **overrides).check()
+    space, steps, noise, losses = settings.space, settings.steps, settings.noise, settings.losses
+    lpips_net, lpips_random_backbone = settings.lpips_net, settings.lpips_random_backbone
+    seed, lr = settings.seed, settings.lr
     space = check_space(G, space)
     target = check_images(G, images)
     if mask is not None:
@@ -169,20 +156,20 @@ def project(
     if noise and not G.noise_shapes():
         raise ValueError(f"{type(G).__name__} has no noise inputs: run without noise=True")
     terms = reconstruction_terms(target, mask, losses, features, lpips_net, lpips_random_backbone)
-    code = initial_code(G, target, space, init, mask, k, seed, c)
+    code = initial_code(G, target, space, start if start is not None else settings.init, mask, settings.k, seed, c)
     if noise:
         code = code.with_noise(G)
-        terms.append(NoiseRegularizer(noise_reg))
-    if prior:
-        terms.append(LatentPrior(None if space == "z" else G.w_avg, prior))
+        terms.append(NoiseRegularizer(settings.noise_reg))
+    if settings.prior:
+        terms.append(LatentPrior(None if space == "z" else G.w_avg, settings.prior))
     terms += list(extra_terms)
     objective = Objective(terms)
     params = code.parameters(noise=noise)
-    spread = w_std(G) if space != "z" else 1.0
+    jitter_scale = settings.latent_noise * (1.0 if space == "z" else latent_stats(G, space).total_std)
     gen = torch.Generator(device="cpu").manual_seed(seed)
 
     def step_objective(step: int, t: float):
-        scale = spread * latent_noise * max(0.0, 1.0 - t / 0.75) ** 2 if step < steps else 0.0
+        scale = jitter_scale * max(0.0, 1.0 - t / 0.75) ** 2 if step < steps else 0.0
         view = code
         if scale > 0:
             jitter = torch.randn(code.values.shape, generator=gen).to(code.values.device)
@@ -194,20 +181,21 @@ def project(
                       log_every=max(1, steps // 20), progress=progress)
     code = code.detach()
     tuned = None
-    if pti and not result.interrupted:
+    if settings.pti and not result.interrupted:
         from .pti import pivotal_tuning
 
-        tuned = pivotal_tuning(G, code, target, mask=mask, steps=pti_steps, lr=pti_lr, locality=pti_locality,
-                               losses=losses, features=features, lpips_net=lpips_net,
-                               lpips_random_backbone=lpips_random_backbone, seed=seed, progress=progress)
+        tuned = pivotal_tuning(G, code, target, mask=mask, steps=settings.pti_steps, lr=settings.pti_lr,
+                               locality=settings.pti_locality, losses=losses, features=features,
+                               lpips_net=lpips_net, lpips_random_backbone=lpips_random_backbone, seed=seed,
+                               progress=progress)
     with torch.no_grad():
         recon = code.render(tuned if tuned is not None else G)
     metrics = reconstruction_metrics(recon, target, mask, lpips_net, lpips_random_backbone)
-    settings = dict(space=space, steps=steps, noise=noise, masked=mask is not None,
-                    losses=dict(DEFAULT_LOSSES if losses is None else losses),
-                    lpips=("random-backbone" if lpips_random_backbone
-                           else "imagenet" if perceptual.lpips_available(lpips_net) else "unavailable"),
-                    init=init if isinstance(init, str) else "given", k=k, lr=lr, latent_noise=latent_noise,
-                    noise_reg=noise_reg, prior=prior, seed=seed, pti=pti and tuned is not None,
-                    pti_steps=pti_steps if pti else 0, pti_lr=pti_lr, pti_locality=pti_locality)
-    return Projection(code, recon.detach(), metrics, settings, tuned, result.interrupted, result.history)
+    record = dict(dataclasses.asdict(settings), space=space, masked=mask is not None,
+                  lpips=("random-backbone" if lpips_random_backbone
+                         else "imagenet" if perceptual.lpips_available(lpips_net) else "unavailable"),
+                  init="given" if start is not None else settings.init, pti=settings.pti and tuned is not None,
+                  pti_steps=settings.pti_steps if settings.pti else 0)
+    for name in ("lpips_net", "lpips_random_backbone"):
+        record.pop(name)
+    return Projection(code, recon.detach(), metrics, record, tuned, result.interrupted, result.history)

@@ -15,7 +15,7 @@ import torch
 from generators.base import Generator
 
 from .latents import LatentCode
-from .losses import Objective, Rendered
+from .losses import Objective, Rendered, reconstruction_terms
 from .optimize import LRSchedule, optimize
 
 
@@ -25,8 +25,6 @@ def pivotal_tuning(G: Generator, code: LatentCode, target: torch.Tensor, mask: O
                    lpips_net: str = "vgg", lpips_random_backbone: bool = False, seed: int = 0,
                    progress: Optional[Callable] = None) -> Generator:
     """Return a tuned deep copy of ``G``; ``G`` itself is left untouched."""
-    from .project import reconstruction_terms  # shared term builder; avoids an import cycle
-
     tuned = copy.deepcopy(G).train(False)
     for p in tuned.parameters():
         p.requires_grad_(True)

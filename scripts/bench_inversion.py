@@ -9,16 +9,12 @@ batch until the hardware is saturated.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import generators  # noqa: E402
-from inversion import project  # noqa: E402
+import generators
+from inversion import project
 
 
 def main(argv=None):

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import generators.ops as ops  # noqa: E402
-from generators.ops import plugin  # noqa: E402
+import generators.ops as ops
+from generators.ops import plugin
 
 
 def cases(batch: int, device: str, dtype: torch.dtype, small: bool):

@@ -11,19 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 import warnings
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import generators  # noqa: E402
-from cfgan.classifiers import load_classifier  # noqa: E402
-from cfgan.paths import cross  # noqa: E402
-from cfgan.paths.monotone import schedule_targets  # noqa: E402
-from inversion import LatentCode  # noqa: E402
+import generators
+from cfgan.classifiers import load_classifier
+from cfgan.paths import cross
+from cfgan.paths.monotone import schedule_targets
+from inversion import LatentCode
 
 
 def parse_args(argv=None):

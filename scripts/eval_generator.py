@@ -11,14 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
-
-try:
-    import generators  # noqa: F401
-except ImportError:  # run as a plain script from a checkout: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import torch

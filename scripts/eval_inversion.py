@@ -15,19 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import generators  # noqa: E402
-from cfgan.classifiers import load_classifier  # noqa: E402
-from cfgan.data import load_fashion_mnist, make_grid, save_image, to_model_range  # noqa: E402
-from inversion import lpips_available, project, reconstruction_metrics  # noqa: E402
-from inversion.metrics import summarize  # noqa: E402
-from inversion.pti import pivotal_tuning  # noqa: E402
+import generators
+from cfgan.classifiers import load_classifier
+from cfgan.data import load_fashion_mnist, make_grid, save_image, to_model_range
+from inversion import lpips_available, project, reconstruction_metrics
+from inversion.metrics import summarize
+from inversion.pti import pivotal_tuning
 
 
 def run(G, target, batch, random_lpips, pti_steps=0, pti_lr=1e-3, **kw):

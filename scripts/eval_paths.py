@@ -21,21 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 import warnings
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import generators  # noqa: E402
-from cfgan.classifiers import load_classifier  # noqa: E402
-from cfgan.cross import DEMO_PAIRS  # noqa: E402
-from cfgan.data import load_fashion_mnist, make_grid, save_image, to_model_range  # noqa: E402
-from cfgan.paths import check_monotone, cross, invert_subjects  # noqa: E402
-from cfgan.paths.outputs import enlarge  # noqa: E402
-from inversion import LatentCode, load_latents, save_latents  # noqa: E402
+import generators
+from cfgan.classifiers import load_classifier
+from cfgan.cross import DEMO_PAIRS
+from cfgan.data import load_fashion_mnist, make_grid, save_image, to_model_range
+from cfgan.paths import check_monotone, cross, invert_subjects
+from cfgan.paths.outputs import enlarge
+from inversion import LatentCode, load_latents, save_latents
 
 IDENTITY_KEYS = ("pixel", "lpips", "lpips_random_backbone", "latent")
 

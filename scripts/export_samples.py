@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cfgan.classifiers import load_classifier  # noqa: E402
-from cfgan.data import FASHION_MNIST_CLASSES, load_fashion_mnist, load_image, save_image, to_model_range  # noqa: E402,E501
+from cfgan.classifiers import load_classifier
+from cfgan.data import FASHION_MNIST_CLASSES, load_fashion_mnist, load_image, save_image, to_model_range
 
 FIXED_PARTNERS = {"Shirt": "T-shirt/top", "T-shirt/top": "Shirt", "Pullover": "Coat", "Coat": "Pullover",
                   "Sneaker": "Sandal", "Sandal": "Sneaker"}

@@ -15,10 +15,8 @@ import os
 import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from generators.loaders.native import file_sha256  # noqa: E402
-from generators.loaders.zoo import ZOO_DIR  # noqa: E402
+from generators.loaders.native import file_sha256
+from generators.loaders.zoo import GENERATORS
 
 
 def main(argv=None):
@@ -31,7 +29,7 @@ def main(argv=None):
     final = os.path.join(args.run, "final.pt")
     if not os.path.isfile(final):
         sys.exit(f"{final} does not exist: the run has not finished")
-    dest = ZOO_DIR / f"{args.name}.pt"
+    dest = GENERATORS.folder / f"{args.name}.pt"
     shutil.copyfile(final, dest)
     with open(os.path.join(args.run, "provenance.json")) as f:
         provenance = json.load(f)
@@ -40,7 +38,7 @@ def main(argv=None):
     if args.eval:
         with open(args.eval) as f:
             card["evaluation"] = json.load(f)
-    with open(ZOO_DIR / f"{args.name}.json", "w") as f:
+    with open(GENERATORS.folder / f"{args.name}.json", "w") as f:
         json.dump(card, f, indent=2)
     print(f"published {dest} ({card['bytes'] / 1e6:.2f} MB, sha256 {card['sha256'][:16]}...)")
 

@@ -1,6 +1,6 @@
 """Train the bundled Fashion-MNIST classifier and write its weights + provenance record.
 
-    PYTHONPATH=. python scripts/train_classifier.py --out-dir cfgan/zoo
+    PYTHONPATH=. python scripts/train_classifier.py --out-dir cfgan/zoo/classifiers
 
 Trains ``fmnist_cnn`` on Fashion-MNIST padded to 32x32 (grayscale, inputs in [-1, 1]) with SGD + one-cycle
 learning rate and light augmentation (horizontal flips, shifts of up to 2 pixels), for a fixed number of
@@ -21,21 +21,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cfgan import zoo  # noqa: E402
-from cfgan.classifiers import save_classifier  # noqa: E402
-from cfgan.data import FASHION_MNIST_CLASSES, load_fashion_mnist, to_model_range  # noqa: E402
-from cfgan.models import build_architecture  # noqa: E402
+from cfgan.classifiers import save_classifier
+from cfgan.data import FASHION_MNIST_CLASSES, load_fashion_mnist, to_model_range
+from cfgan.models import build_architecture
+from generators.files import file_sha256
 
 ARCH = "fmnist_cnn"
-WEIGHTS_NAME, RECORD_NAME = zoo.CLASSIFIERS["fashion-mnist"]
+WEIGHTS_NAME, RECORD_NAME = "fashion-mnist.pt", "fashion-mnist.json"
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=None, help="folder with the Fashion-MNIST IDX files (default: system)")
-    p.add_argument("--out-dir", default="cfgan/zoo", help="where to write the weights and the JSON record")
+    p.add_argument("--out-dir", default="cfgan/zoo/classifiers", help="where to write the weights and the JSON record")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule")
@@ -168,7 +166,7 @@ def main(argv=None):
                               class_names=FASHION_MNIST_CLASSES, meta=summary)
     record = dict(
         name="fashion-mnist", weights=WEIGHTS_NAME, weights_bytes=weights.stat().st_size,
-        sha256=zoo.sha256_file(weights), arch=ARCH, arch_kwargs=arch_kwargs,
+        sha256=file_sha256(weights), arch=ARCH, arch_kwargs=arch_kwargs,
         parameters=sum(p.numel() for p in model.parameters()),
         data=dict(dataset="Fashion-MNIST", train_images=len(train_x), test_images=len(test_x),
                   preprocessing="28x28 centred on a black 32x32 canvas, grayscale, pixels mapped to [-1, 1]"),

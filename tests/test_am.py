@@ -10,14 +10,13 @@ from cfgan.am import (
     TotalVariation,
     Unit,
     gaussian_blur,
-    latent_stats,
     maximize,
     maximize_pixels,
     pairwise_group_distance,
 )
 from cfgan.am.objectives import targets_from_options
 from cfgan.classifiers import Classifier
-from inversion import Rendered
+from inversion import Rendered, latent_stats
 
 from tiny_models import make_tiny_generator
 
@@ -115,7 +114,8 @@ def test_restart_r_of_every_target_starts_from_the_same_code(G, clf):
 
 
 def test_truncation_and_clipping(G, clf):
-    typical, lo, hi = latent_stats(G, "w")
+    stats = latent_stats(G, "w")
+    lo, hi = stats.low, stats.high
     loose = maximize(G, clf, ["ant"], restarts=3, steps=10, lr=0.3, seed=2)
     tight = maximize(G, clf, ["ant"], restarts=3, steps=10, lr=0.3, seed=2, truncation_psi=0.5, clip=True)
     dist = lambda r: float((r.code.values - G.w_avg).pow(2).mean())  # noqa: E731

@@ -12,6 +12,8 @@ import cfgan
 from cfgan import data, zoo
 from cfgan.classifiers import Classifier, ClassifierError, NoGradientError, load_classifier, save_classifier
 from cfgan.models import build_architecture
+from generators import CheckpointError
+from generators.files import file_sha256
 
 NAMES = ["cat", "Dog", "bird"]
 
@@ -298,7 +300,7 @@ def test_module_attribute_specs(tmp_path, monkeypatch):
     torch.testing.assert_close(as_numpy(x), x.reshape(2, -1)[:, :2])
     with pytest.raises(ValueError, match="has no attribute 'missing'"):
         load_classifier("my_models:missing")
-    with pytest.raises(ValueError, match="cannot import no_such_module_xyz"):
+    with pytest.raises(ValueError, match="cannot import module .no_such_module_xyz."):
         load_classifier("no_such_module_xyz:thing")
 
 
@@ -309,23 +311,23 @@ def test_zoo_classifier_loads_with_its_metadata():
     assert classifier.preprocessing["size"] == [32, 32] and classifier.preprocessing["channels"] == 1
     x = images(n=3, size=32)
     assert classifier(x).shape == (3, 10) and classifier.features(x).shape == (3, 128)
-    record = zoo.provenance("fashion-mnist")
-    assert record["sha256"] == zoo.sha256_file(zoo.classifier_path("fashion-mnist", verify=False))
+    record = zoo.CLASSIFIERS.card("fashion-mnist")
+    assert record["sha256"] == file_sha256(zoo.CLASSIFIERS.path("fashion-mnist", verify=False))
     assert record["test_accuracy"] >= 0.91 and len(record["top_confusions"]) == 5
-    assert zoo.classifier_path("fashion-mnist").stat().st_size < 3_000_000
+    assert zoo.CLASSIFIERS.path("zoo:fashion-mnist").stat().st_size < 3_000_000
 
 
 def test_zoo_checksum_mismatch_is_an_error(tmp_path, monkeypatch):
-    for name in zoo.CLASSIFIERS["fashion-mnist"]:
-        shutil.copy(zoo.ZOO_DIR / name, tmp_path / name)
-    weights = tmp_path / zoo.CLASSIFIERS["fashion-mnist"][0]
+    for suffix in (".pt", ".json"):
+        shutil.copy(zoo.CLASSIFIERS.folder / f"fashion-mnist{suffix}", tmp_path / f"fashion-mnist{suffix}")
+    weights = tmp_path / "fashion-mnist.pt"
     raw = bytearray(weights.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     weights.write_bytes(bytes(raw))
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
-    with pytest.raises(zoo.ChecksumError, match="is damaged or was replaced: sha256"):
+    monkeypatch.setattr(zoo.CLASSIFIERS, "folder", tmp_path)
+    with pytest.raises(CheckpointError, match="checksum mismatch .* damaged or was replaced"):
         load_classifier("zoo:fashion-mnist")
-    with pytest.raises(ValueError, match="unknown bundled classifier 'mnist'"):
+    with pytest.raises(ValueError, match="unknown zoo classifier 'mnist', available: zoo:fashion-mnist"):
         load_classifier("zoo:mnist")
 
 

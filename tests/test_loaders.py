@@ -496,8 +496,8 @@ def test_which_is_validated(tmp_path):
 
 
 def test_zoo_models_are_checksum_verified(tmp_path, monkeypatch):
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
-    with pytest.raises(CheckpointError, match="unknown zoo model 'tiny', available: none installed"):
+    monkeypatch.setattr(zoo.GENERATORS, "folder", tmp_path)
+    with pytest.raises(CheckpointError, match="unknown zoo generator 'tiny', available: none installed"):
         load("zoo:tiny")
     G = tiny_stylegan2()
     digest = save(G, tmp_path / "tiny.pt")
@@ -505,7 +505,7 @@ def test_zoo_models_are_checksum_verified(tmp_path, monkeypatch):
     z = G.sample_z(2)
     with torch.no_grad():
         assert close(load("zoo:tiny")(z), G(z), atol=0)
-    with pytest.raises(CheckpointError, match="available: tiny"):
+    with pytest.raises(CheckpointError, match="available: zoo:tiny"):
         load("zoo:../tiny")
     data = bytearray((tmp_path / "tiny.pt").read_bytes())
     data[-100] ^= 0xFF

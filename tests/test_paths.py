@@ -10,7 +10,7 @@ from torch import nn
 from cfgan.classifiers import Classifier
 from cfgan.paths import check_monotone, cross, write_paths
 from cfgan.paths import monotone as mono
-from cfgan.paths.blackbox import EstimatedTargetScore
+from cfgan.paths.blackbox import EstimatedTargetLogOdds
 from cfgan.paths.outputs import change_map
 from cfgan.paths.probe import OWNERS, Probe, target_log_odds, with_owners
 from cfgan.paths.result import finalize
@@ -170,7 +170,7 @@ def test_nes_estimate_points_along_the_true_gradient(G):
     view = LatentCode("w", values, None, None, 1.0, dict(code.meta))
     target_log_odds(clf(view.render(G)), 1).sum().backward()
     true = values.grad
-    est = EstimatedTargetScore(probe, sigma=0.05, samples=400, seed=0).estimate(code)
+    est = EstimatedTargetLogOdds(probe, sigma=0.05, samples=400, seed=0).estimate(code)
     cos = torch.nn.functional.cosine_similarity(est, true, dim=1)
     assert (cos > 0.8).all(), cos
     assert probe.queries.tolist() == [800, 800]  # 2 * samples per item, counted per path

@@ -7,15 +7,15 @@
 Targets are class names/indices or ``Unit(layer, index)`` (a channel or neuron of a named layer). Both
 return an ``AMResult``; ``run_am`` writes grids, panels, latents and a JSON report.
 """
-from .generator_am import latent_stats, maximize, truncated
+from .generator_am import AMSettings, maximize, truncated
 from .objectives import ClassTarget, TargetScore, Unit, all_classes, layer_names, resolve_targets
 from .pixel_am import PixelCode, gaussian_blur, maximize_pixels
 from .result import AMResult
 from .terms import Diversity, PixelL1, PixelL2, TotalVariation, pairwise_group_distance
 
 __all__ = [
-    "AMResult", "ClassTarget", "Diversity", "PixelCode", "PixelL1", "PixelL2", "TargetScore",
-    "TotalVariation", "Unit", "all_classes", "demo_panel", "gaussian_blur", "latent_stats", "layer_names",
+    "AMResult", "AMSettings", "ClassTarget", "Diversity", "PixelCode", "PixelL1", "PixelL2", "TargetScore",
+    "TotalVariation", "Unit", "all_classes", "demo_panel", "gaussian_blur", "layer_names",
     "maximize", "maximize_pixels", "pairwise_group_distance", "resolve_targets", "run_am", "truncated",
 ]
 

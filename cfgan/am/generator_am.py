@@ -9,12 +9,24 @@ in DGN-AM / "synthesizing preferred inputs") only visits images the generator ca
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import torch
 
-from inversion import LatentCode, LatentPrior, LRSchedule, Objective, Rendered, Score, check_space, optimize
+from inversion import (
+    LatentCode,
+    LatentPrior,
+    LRSchedule,
+    Objective,
+    Rendered,
+    Score,
+    check_space,
+    latent_stats,
+    optimize,
+)
 
 from .objectives import TargetScore, assignment_for, resolve_targets
 from .result import AMResult
@@ -63,22 +75,6 @@ def stopper(score_fn: TargetScore, stop_at: Optional[float]) -> Optional[Stopper
     return None if stop_at is None else Stopper(score_fn, stop_at)
 
 
-@torch.no_grad()
-def latent_stats(G, space: str, n: int = 4096, seed: int = 20240, quantile: float = 0.001):
-    """(typical squared distance to the prior's centre, per-dimension low and high quantiles) of codes
-    in ``space``, measured on ``n`` samples: the scale of the prior term and the range ``clip`` keeps."""
-    z = G.sample_z(n, seed)
-    if space == "z":
-        v = z
-        typical = 1.0
-    else:
-        v = G.mapping(z, None)[:, 0]
-        typical = float((v - G.w_avg.reshape(1, -1)).pow(2).mean())
-    lo = torch.quantile(v.float(), quantile, dim=0)
-    hi = torch.quantile(v.float(), 1 - quantile, dim=0)
-    return max(typical, 1e-12), lo, hi
-
-
 def truncated(code: LatentCode, G, psi: float) -> LatentCode:
     """The code pulled towards the average (psi < 1): Z through the mapping's truncation, W/W+ directly."""
     if psi == 1.0:
@@ -103,47 +99,56 @@ def best_of_k(G, score_fn: TargetScore, restarts: int, k: int, seed: int, trunca
     return pool[best.t().reshape(-1).to(pool.device)]
 
 
-def maximize(
-    G,
-    classifier,
-    targets: Sequence,
-    space: str = "w",
-    restarts: int = 16,
-    steps: int = 100,
-    lr: float = 0.1,
-    class_score: str = "logprob",
-    prior: float = 0.1,
-    diversity: float = 0.0,
-    diversity_features: bool = False,
-    truncation_psi: float = 1.0,
-    clip: bool = False,
-    init: str = "best-of-k",
-    k: int = 256,
-    stop_at: Optional[float] = None,
-    noise_mode: str = "const",
-    seed: int = 0,
-    progress: Optional[Callable[[int, int, dict], None]] = None,
-) -> AMResult:
+@dataclass
+class AMSettings:
+    """How generator AM searches; recorded with its results.
+
+    - space: 'z', 'w' or 'w+' (W is usually the best trade-off: expressive, still on the manifold).
+    - restarts: starts per target, all optimised in one batch.
+    - class_score: 'logprob' (default), 'logit' or 'prob' for class targets.
+    - prior: weight of the distance to the typical region (|z|^2 in Z, distance to w_avg in W/W+),
+      scaled so that a typical random code costs ``prior``.
+    - diversity: weight of the term pushing restarts of a target apart (image space, or the classifier's
+      features with ``diversity_features``).
+    - truncation_psi: render ``w_avg + psi (w - w_avg)`` (psi < 1 trades variety for typicality).
+    - clip: keep every code dimension within the range observed on random samples (DGN-AM style).
+    - init: 'best-of-k' (each target starts from its ``restarts`` best-scoring codes among ``k`` random
+      samples: far fewer steps are needed, at the cost of ``k`` forward passes) or 'random' (restart r of
+      every target starts from the same random code).
+    - stop_at: freeze an item once its class probability reaches this value (None: maximise all the way).
+      Unbounded maximisation makes "super-stimuli" whose classifier features lie beyond those of any
+      real image; stopping at, e.g., 0.995 keeps the least-pushed confident image.
+    """
+
+    space: str = "w"
+    restarts: int = 16
+    steps: int = 100
+    lr: float = 0.1
+    class_score: str = "logprob"
+    prior: float = 0.1
+    diversity: float = 0.0
+    diversity_features: bool = False
+    truncation_psi: float = 1.0
+    clip: bool = False
+    init: str = "best-of-k"
+    k: int = 256
+    stop_at: Optional[float] = None
+    noise_mode: str = "const"
+    seed: int = 0
+
+
+def maximize(G, classifier, targets: Sequence, settings: Optional[AMSettings] = None, *,
+             progress: Optional[Callable[[int, int, dict], None]] = None, **overrides) -> AMResult:
     """Maximise each target's score over generator codes; all targets x restarts in one batch.
 
-    Args:
-        targets: class names/indices and/or ``Unit(layer, index)`` objects.
-        space: 'z', 'w' or 'w+' (W is usually the best trade-off: expressive, still on the manifold).
-        restarts: starts per target, all optimised in one batch.
-        class_score: 'logprob' (default), 'logit' or 'prob' for class targets.
-        prior: weight of the distance to the typical region (|z|^2 in Z, distance to w_avg in W/W+),
-            scaled so that a typical random code costs ``prior``.
-        diversity: weight of the term pushing restarts of a target apart (image space, or the classifier's
-            features with ``diversity_features``).
-        truncation_psi: render ``w_avg + psi (w - w_avg)`` (psi < 1 trades variety for typicality).
-        clip: keep every code dimension within the range observed on random samples (DGN-AM style).
-        init: 'best-of-k' (each target starts from its ``restarts`` best-scoring codes among ``k`` random
-            samples: far fewer steps are needed, at the cost of ``k`` forward passes) or 'random' (restart
-            r of every target starts from the same random code).
-        stop_at: freeze an item once its class probability reaches this value (None: maximise all the
-            way). Unbounded maximisation makes "super-stimuli" whose classifier features lie beyond those
-            of any real image; stopping at, e.g., 0.995 keeps the least-pushed confident image.
+    ``targets``: class names/indices and/or ``Unit(layer, index)`` objects. ``settings`` (``AMSettings``) or
+    keyword overrides of its fields choose the search.
     """
+    cfg = dataclasses.replace(settings or AMSettings(), **overrides)
+    space, restarts, steps, lr, class_score = cfg.space, cfg.restarts, cfg.steps, cfg.lr, cfg.class_score
+    prior, diversity, truncation_psi, clip, init, k = (cfg.prior, cfg.diversity, cfg.truncation_psi, cfg.clip,
+                                                       cfg.init, cfg.k)
+    stop_at, noise_mode, seed = cfg.stop_at, cfg.noise_mode, cfg.seed
     space = check_space(G, space)
     check_classifier_for_am(classifier)
     if G.c_dim:
@@ -163,7 +168,8 @@ def maximize(
     n = len(assignment)
     start = time.perf_counter()
 
-    typical, lo, hi = latent_stats(G, space)
+    stats = latent_stats(G, space)
+    typical, lo, hi = stats.mean_square, stats.low, stats.high
     score_fn = TargetScore(classifier, targets, assignment, class_score)
     if init == "random":
         z = G.sample_z(restarts, seed).repeat(len(targets), 1)
@@ -174,7 +180,7 @@ def maximize(
     if prior:
         terms.append(LatentPrior(None if space == "z" else G.w_avg, weight=prior / typical))
     if diversity:
-        terms.append(Diversity(assignment, classifier.features if diversity_features else None, diversity))
+        terms.append(Diversity(assignment, classifier.features if cfg.diversity_features else None, diversity))
     objective = Objective(terms)
     initial = {}
 
@@ -200,7 +206,7 @@ def maximize(
         probs = classifier.probs(images)
     settings = dict(method="generator", space=space, restarts=restarts, steps=steps, lr=lr,
                     class_score=class_score, prior=prior, prior_scale=1.0 / typical, diversity=diversity,
-                    diversity_space="features" if diversity_features else "image",
+                    diversity_space="features" if cfg.diversity_features else "image",
                     truncation_psi=truncation_psi, clip=clip, stop_at=stop_at, init=init,
                     k=k if init == "best-of-k" else None, noise_mode=noise_mode, seed=seed,
                     targets=[t.label for t in targets], num_images=n)

@@ -9,12 +9,12 @@ path with a zeroth-order gradient estimate and a query budget). ``monotone`` che
 """
 from .api import METHODS, cross, invert_subjects, make_settings
 from .ascent import AscentSettings
-from .blackbox import BlackboxSettings, EstimatedTargetScore
+from .blackbox import BlackboxSettings, EstimatedTargetLogOdds
 from .monotone import check as check_monotone
 from .outputs import write_path, write_paths
 from .regularized import RegularizedSettings
 from .result import PathResult
 
-__all__ = ["METHODS", "AscentSettings", "BlackboxSettings", "EstimatedTargetScore", "PathResult",
+__all__ = ["METHODS", "AscentSettings", "BlackboxSettings", "EstimatedTargetLogOdds", "PathResult",
            "RegularizedSettings", "check_monotone", "cross", "invert_subjects", "make_settings", "write_path",
            "write_paths"]

@@ -6,8 +6,8 @@ frozen by optimize's ``stop``, once it is classified as the target with p_C >= `
 past the boundary) or when its query budget is spent. Each step that raises a path's best probability is
 recorded; the record is resampled to T frames evenly spaced in probability (``monotone.fill_frames``).
 
-The score term is pluggable: ``TargetScore`` backpropagates through the classifier, the black-box
-``blackbox.EstimatedTargetScore`` supplies a zeroth-order estimate of the same gradient.
+The score term is pluggable: ``TargetLogOdds`` backpropagates through the classifier, the black-box
+``blackbox.EstimatedTargetLogOdds`` supplies a zeroth-order estimate of the same gradient.
 """
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from inversion import LatentCode, LossTerm, Objective, Rendered, optimize
+from inversion import LatentCode, LossTerm, Objective, Rendered, latent_stats, optimize
 
 from . import monotone
 from .probe import OWNERS, Probe
-from .terms import TargetScore
+from .terms import TargetLogOdds
 
 
 @dataclass
@@ -106,22 +106,6 @@ def climb(probe: Probe, start: LatentCode, score: LossTerm, steps: int, lr: floa
                  queries_at_past, result.steps_run, result.interrupted)
 
 
-def code_spread(G, space: str) -> float:
-    """Per-coordinate spread of codes in ``space``: 1 in Z, the std of W codes otherwise (scales steps)."""
-    if space == "z" or "w" not in G.spaces:
-        return 1.0
-    cached = getattr(G, "_cfgan_w_coord_std", None)
-    if cached is None:
-        from inversion.project import w_std
-
-        cached = w_std(G) / G.w_dim ** 0.5
-        try:
-            G._cfgan_w_coord_std = cached  # a plain attribute; computing it costs 2000 mappings
-        except AttributeError:  # pragma: no cover - exotic modules
-            pass
-    return float(cached)
-
-
 def resample(probe: Probe, start: LatentCode, trace: Trace, frames: int, grid: int,
              schedule: Union[str, Sequence[float]] = "linear") -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
     """T frames along each climb spaced by ``schedule`` (default: evenly in probability):
@@ -134,8 +118,8 @@ def ascent_paths(probe: Probe, start: LatentCode, frames: int, settings: AscentS
                  score: Optional[LossTerm] = None, needs_image_grad: bool = True,
                  budget: Optional[int] = None, step_cost: int = 1, progress: Optional[Callable] = None):
     """Climb, then resample: (values [N, T, ...], info dict with per-phase seconds and flags)."""
-    score = score if score is not None else TargetScore(probe)
-    spread = code_spread(probe.G, start.space)
+    score = score if score is not None else TargetLogOdds(probe)
+    spread = latent_stats(probe.G, start.space).coord_std
     t0 = time.perf_counter()
     trace = climb(probe, start, score, settings.steps, settings.lr * spread, settings.end_prob,
                   needs_image_grad=needs_image_grad, budget=budget, step_cost=step_cost, progress=progress)

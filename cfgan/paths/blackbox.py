@@ -1,6 +1,6 @@
 """Black-box paths: the ascent path with a zeroth-order gradient in place of backpropagation.
 
-``EstimatedTargetScore`` is a drop-in for ``terms.TargetScore``: its value is the same negative log-odds,
+``EstimatedTargetLogOdds`` is a drop-in for ``terms.TargetLogOdds``: its value is the same negative log-odds,
 read from classifier queries, and its gradient with respect to the latent code is an antithetic NES
 estimate, ``g = 1/(2 sigma q) * sum_k [f(z + sigma u_k) - f(z - sigma u_k)] u_k`` with Gaussian ``u_k``,
 built from generator forwards and classifier queries only. Nothing is backpropagated through the generator
@@ -14,9 +14,9 @@ from typing import Callable, List, Optional
 
 import torch
 
-from inversion import LatentCode, LossTerm, Rendered
+from inversion import LatentCode, LossTerm, Rendered, latent_stats
 
-from .ascent import AscentSettings, ascent_paths, code_spread
+from .ascent import AscentSettings, ascent_paths
 from .probe import OWNERS, Probe, owners_of
 
 
@@ -45,7 +45,7 @@ class _WithGradient(torch.autograd.Function):
         return grad_out.reshape(-1, *[1] * (grad.dim() - 1)) * grad, None, None
 
 
-class EstimatedTargetScore(LossTerm):
+class EstimatedTargetLogOdds(LossTerm):
     """Negative target log-odds with an NES gradient estimate (no gradients from either network).
 
     Randomness is drawn per path from ``seed + path index``, so a path's estimates do not depend on
@@ -114,8 +114,8 @@ def blackbox_paths(probe: Probe, start: LatentCode, frames: int, settings: Black
     The budget covers everything: the climb, resampling the frames (at most ``grid`` queries per frame)
     and the final verification pass (one query per frame) are all charged to it.
     """
-    spread = code_spread(probe.G, start.space)
-    score = EstimatedTargetScore(probe, settings.sigma * spread, settings.samples, settings.shared_layers,
+    spread = latent_stats(probe.G, start.space).coord_std
+    score = EstimatedTargetLogOdds(probe, settings.sigma * spread, settings.samples, settings.shared_layers,
                                  settings.seed)
     reserve = frames + max(frames - 2, 0) * settings.grid
     # 2 more: optimize's closing evaluation of the codes, and cross()'s check of the subject image

@@ -23,10 +23,9 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
-from inversion import LatentCode, LRSchedule, Objective, Rendered, optimize
+from inversion import LatentCode, LRSchedule, Objective, Rendered, latent_stats, optimize
 
 from . import monotone
-from .ascent import code_spread
 from .probe import OWNERS, Probe, with_owners
 from .terms import Identity, ScheduleMatch, Smoothness
 
@@ -163,7 +162,7 @@ def regularized_paths(probe: Probe, start: LatentCode, reference: torch.Tensor, 
                       settings: RegularizedSettings, progress: Optional[Callable] = None):
     """Search lambda, optimise the trajectories, repair what does not rise: (values [N, T, ...], info)."""
     n = len(start)
-    spread = code_spread(probe.G, start.space)
+    spread = latent_stats(probe.G, start.space).coord_std
     start = with_owners(start.detach(), torch.arange(n))
     t0 = time.perf_counter()
     _, start_logits = probe.evaluate(start)

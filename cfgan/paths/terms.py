@@ -15,7 +15,7 @@ from inversion.losses import masked_mean
 from .probe import Probe, log_odds_of, owners_of
 
 
-class TargetScore(LossTerm):
+class TargetLogOdds(LossTerm):
     """Minimise ``-log-odds(C)``: the ascent direction of f_C (log-odds rise exactly when p_C does)."""
 
     name = "class"

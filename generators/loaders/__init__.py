@@ -4,10 +4,11 @@
 checkpoints, TorchScript modules; or ``zoo:NAME`` and ``package.module:attr``. No format is read with
 code-executing unpickling.
 """
+from generators.files import file_sha256
 from generators.loaders.dispatch import load, load_file
 from generators.loaders.errors import CheckpointError
 from generators.loaders.module import ModuleGenerator, load_module_spec, load_torchscript
-from generators.loaders.native import file_sha256, save
+from generators.loaders.native import save
 from generators.loaders.official_pickle import load_official_pickle
 from generators.loaders.rosinality import export_rosinality, generator_from_rosinality
 

@@ -5,14 +5,16 @@ import os
 from typing import Any
 
 from generators.base import Generator
+from generators.files import file_sha256, is_torchscript
+from generators.importing import is_object_spec
 from generators.loaders import zoo
 from generators.loaders.errors import CheckpointError
-from generators.loaders.module import MODULE_SPEC, load_module_spec, load_torchscript
-from generators.loaders.native import FORMAT, file_sha256, generator_from_native
+from generators.loaders.module import load_module_spec, load_torchscript
+from generators.loaders.native import FORMAT, generator_from_native
 from generators.loaders.official_pickle import load_official_pickle
 from generators.loaders.restricted_pickle import is_pickle_header
 from generators.loaders.rosinality import generator_from_rosinality
-from generators.loaders.torch_files import LEGACY_MAGIC, ZIP_MAGIC, is_torchscript, torch_load, zip_names
+from generators.loaders.torch_files import LEGACY_MAGIC, ZIP_MAGIC, torch_load, zip_names
 
 WHICH = ("G_ema", "G")
 _PREVIEW = 10
@@ -55,7 +57,8 @@ def load_file(path: str, which: str = "G_ema") -> Generator:
     with open(source, "rb") as f:
         head = f.read(len(LEGACY_MAGIC))
     if head.startswith(ZIP_MAGIC):
-        if is_torchscript(zip_names(source)):
+        zip_names(source)  # a damaged archive is reported as such before anything else
+        if is_torchscript(source):
             _single(source, which, "a TorchScript module")
             return load_torchscript(source)
         return _from_torch_data(torch_load(source), source, which)
@@ -77,17 +80,20 @@ def load(path_or_name, device="cpu", which: str = "G_ema") -> Generator:
     """
     if which not in WHICH:
         raise ValueError(f"which must be one of {WHICH}, got {which!r}")
+    if not isinstance(path_or_name, (str, os.PathLike)):
+        raise TypeError(f"generators.load takes a file path, 'zoo:NAME' or 'package.module:attr', got a "
+                        f"{type(path_or_name).__name__} ({path_or_name!r:.60})")
     sha256 = None
     if isinstance(path_or_name, str) and path_or_name.startswith(zoo.PREFIX):
-        path = zoo.resolve(path_or_name)
+        path = zoo.GENERATORS.path(path_or_name)
         G = load_file(str(path), which=which)
-        sha256 = zoo.card(path.stem)["sha256"]
+        sha256 = zoo.GENERATORS.card(path_or_name)["sha256"]
     else:
         spec = os.fspath(path_or_name)
         if os.path.exists(spec):
             G = load_file(spec, which=which)
             sha256 = file_sha256(spec) if os.path.isfile(spec) else None
-        elif isinstance(spec, str) and MODULE_SPEC.match(spec):
+        elif is_object_spec(spec):
             _single(spec, which, "a Python module")
             G = load_module_spec(spec)
         else:

@@ -7,19 +7,18 @@ the ``z`` space exists.
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
-import re
+import warnings
 from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from generators.base import Generator
+from generators.importing import SpecError, import_object
 from generators.loaders.errors import CheckpointError
 
-MODULE_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 #: attribute names under which z -> image modules commonly state their latent size.
 Z_DIM_ATTRIBUTES = ("z_dim", "nz", "latent_dim", "latent_size", "nz_dim")
 #: latent sizes tried, after the module's own hints, when nothing states it.
@@ -129,25 +128,13 @@ class ModuleGenerator(Generator):
         return dict(super().describe(), module=self.name, output_range=list(self.output_range))
 
 
-def _resolve(spec: str):
-    module_name, _, attr_path = spec.partition(":")
-    try:
-        obj = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise CheckpointError(f"{spec}: cannot import module '{module_name}' ({exc})") from None
-    for attr in attr_path.split("."):
-        if not hasattr(obj, attr):
-            raise CheckpointError(f"{spec}: '{module_name}' has no attribute '{attr_path}'")
-        obj = getattr(obj, attr)
-    return obj
-
-
 def load_module_spec(spec: str, z_dim: Optional[int] = None,
                      output_range: Tuple[float, float] = (-1.0, 1.0)) -> ModuleGenerator:
     """Generator from ``"package.module:attr"``: a module instance, a class or a zero-argument factory."""
-    if not MODULE_SPEC.match(spec):
-        raise ValueError(f"'{spec}' is not of the form 'package.module:attr'")
-    obj = _resolve(spec)
+    try:
+        obj = import_object(spec, "generator")
+    except SpecError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(obj, nn.Module):
         if not callable(obj):
             raise CheckpointError(f"{spec} is a {type(obj).__name__}, not an nn.Module, class or factory")
@@ -166,7 +153,9 @@ def load_torchscript(path, z_dim: Optional[int] = None,
     """Generator from a TorchScript file (``torch.jit.save``)."""
     source = os.fspath(path)
     try:
-        net = torch.jit.load(source, map_location="cpu")
+        with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript; loading still works
+            warnings.simplefilter("ignore", FutureWarning)
+            net = torch.jit.load(source, map_location="cpu")
     except (RuntimeError, ValueError) as exc:
         raise CheckpointError(f"{source} is truncated or corrupt (TorchScript load failed: "
                               f"{str(exc).splitlines()[0]})") from None

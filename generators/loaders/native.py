@@ -8,14 +8,11 @@ runs code. ``meta`` is free-form JSON (provenance, licence, training notes).
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from typing import Optional
 
-import torch
-
 from generators.base import Generator
+from generators.files import file_sha256, torch_save
 from generators.loaders.errors import CheckpointError
 from generators.loaders.state_dicts import load_strict
 from generators.stylegan2 import StyleGAN2Generator
@@ -24,15 +21,6 @@ FORMAT = "cfgan.generator"
 VERSION = 1
 #: architecture name in the file -> class rebuilt from ``config``.
 ARCHITECTURES = {"stylegan2": StyleGAN2Generator}
-
-
-def file_sha256(path, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks (checkpoints can be hundreds of MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _architecture_of(G: Generator) -> str:
@@ -63,10 +51,7 @@ def save(G: Generator, path, meta: Optional[dict] = None) -> str:
     ``meta`` (JSON) defaults to ``G.meta``, which loaders fill with where the weights came from.
     """
     data = checkpoint_dict(G, meta)
-    path = os.fspath(path)
-    tmp = path + ".tmp"
-    torch.save(data, tmp)
-    os.replace(tmp, path)  # never leave a half-written checkpoint under the real name
+    torch_save(data, path)
     return file_sha256(path)
 
 

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from generators.files import torch_save
 from generators.loaders.errors import CheckpointError
 from generators.loaders.state_dicts import load_strict
 from generators.stylegan2 import StyleGAN2Generator
@@ -278,4 +279,4 @@ def rosinality_state(G: StyleGAN2Generator) -> Tuple[Dict[str, torch.Tensor], to
 def export_rosinality(G: StyleGAN2Generator, path) -> None:
     """Write ``{'g_ema': ..., 'latent_avg': ...}`` as rosinality's converter does, for tools built on it."""
     state, latent_avg = rosinality_state(G)
-    torch.save({"g_ema": state, "latent_avg": latent_avg}, path)
+    torch_save({"g_ema": state, "latent_avg": latent_avg}, path)

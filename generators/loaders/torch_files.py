@@ -28,10 +28,6 @@ def zip_names(path: str) -> List[str]:
         raise CheckpointError(f"{path} is truncated or corrupt (not a readable zip archive: {exc})") from None
 
 
-def is_torchscript(names: List[str]) -> bool:
-    return any(n.endswith("constants.pkl") or "/code/" in n for n in names)
-
-
 def _safe_globals():
     add = getattr(torch.serialization, "safe_globals", None)
     return add(EXTRA_SAFE_GLOBALS) if add else contextlib.nullcontext()
@@ -40,6 +36,10 @@ def _safe_globals():
 def torch_load(path) -> Any:
     """``torch.load(path, weights_only=True)`` on CPU; failures become ``CheckpointError`` naming the file."""
     source = os.fspath(path)
+    with open(source, "rb") as f:
+        head = f.read(len(LEGACY_MAGIC))
+    if not (head.startswith(ZIP_MAGIC) or head == LEGACY_MAGIC):
+        raise CheckpointError(f"{source} is not a torch file (it starts with {head[:8]!r})")
     try:
         with _safe_globals():
             return torch.load(source, map_location="cpu", weights_only=True)
