@@ -22,6 +22,7 @@ from generators.files import is_torchscript, torch_save
 from generators.importing import import_object, is_object_spec
 from generators.loaders.errors import CheckpointError
 from generators.loaders.torch_files import torch_load
+from inversion.images import check_image_range
 
 CLASSIFIER_FORMAT = "cfgan.classifier"
 CLASSIFIER_FORMAT_VERSION = 1
@@ -172,6 +173,8 @@ class Classifier(nn.Module):
             got = (f"{images.dtype} tensor of shape {list(images.shape)}" if torch.is_tensor(images)
                    else type(images).__name__)
             raise ValueError(f"classifier input must be a float tensor [N, C, H, W] in [-1, 1], got {got}")
+        if not images.requires_grad:  # user data; renders inside optimisation loops skip the extra pass
+            check_image_range(images, "classifier input")
         x = images
         param = next(self.model.parameters(), None)
         if param is not None and x.dtype != param.dtype:

@@ -1,4 +1,9 @@
-"""The ``cfgan`` command line. Click only: every command is a thin shell over the library."""
+"""The ``cfgan`` command line. Click only: parse options, build a job, run it, print the outcome.
+
+Every command that produces files runs on the one job runner (``cfgan.jobs``): the output folder is
+checked before any work, items are written one by one and atomically, a second run of the same command
+resumes, and Ctrl-C stops with exit code 130 after saying what is finished and what is not.
+"""
 from __future__ import annotations
 
 import json
@@ -8,53 +13,69 @@ import warnings
 
 import click
 
+OVERWRITE_HELP = "replace an existing run in --out made with other settings (default: resume a matching run)"
 
-def _seeds(text: str):
-    """Parse ``0-15,20,30-31`` into a list of ints."""
-    seeds = []
+
+# -- option parsing ---------------------------------------------------------------------------------------
+def _weights(text: str, flag: str) -> dict:
+    """``name=weight,name=weight`` (a bare name means weight 1)."""
+    out = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, _, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value) if value.strip() else 1.0
+        except ValueError:
+            raise click.BadParameter(f"{part!r} is not NAME=WEIGHT", param_hint=flag) from None
+    if not out:
+        raise click.BadParameter("no NAME=WEIGHT given", param_hint=flag)
+    return out
+
+
+def _seeds(text: str, flag: str = "--seeds"):
+    from cfgan.jobs import JobError
+    from cfgan.jobs.items import SeedList
+
     try:
-        for part in str(text).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1) if not part.startswith("-") else part.rsplit("-", 1)
-                lo, hi = int(lo), int(hi)
-                if hi < lo:
-                    raise ValueError
-                seeds.extend(range(lo, hi + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a seed list like '0-15' or '1,5,9'",
-                                 param_hint="--seeds") from None
-    if not seeds:
-        raise click.BadParameter("no seeds given", param_hint="--seeds")
-    return seeds
+        return SeedList.parse(text, flag)
+    except JobError as err:
+        raise click.BadParameter(str(err).split(": ", 1)[-1], param_hint=flag) from None
 
 
-class Progress:
-    """tqdm bar for the library's ``progress(step, total, info)`` callbacks; silent when not a TTY."""
+def _schedule(text: str, frames: int):
+    """'linear', 'logodds' or FRAMES fractions rising from 0 to 1, checked before any work starts."""
+    from cfgan.paths.monotone import check_schedule
 
-    def __init__(self, desc: str, enabled: bool = True):
-        self.desc, self.enabled, self.bar = desc, enabled and sys.stderr.isatty(), None
+    schedule = text
+    if text not in ("linear", "logodds"):
+        try:
+            schedule = [float(v) for v in text.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not linear, logodds or comma-separated numbers",
+                                     param_hint="--schedule") from None
+    try:
+        return check_schedule(schedule, frames)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--schedule") from None
 
-    def __call__(self, step: int, total: int, info: dict) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
 
-        if self.bar is None or self.bar.total != total or step < self.bar.n:
-            self.close()
-            self.bar = tqdm(total=total, desc=self.desc, leave=False)
-        self.bar.update(step - self.bar.n)
-        if "loss" in info:
-            self.bar.set_postfix(loss=f"{info['loss']:.4g}")
+def _device(name: str) -> str:
+    import torch
 
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise click.BadParameter(f"{name!r} is not a device: use cpu, cuda, cuda:N or auto",
+                                 param_hint="--device") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter("CUDA was requested but no CUDA device is available", param_hint="--device")
+    if device.type not in ("cpu", "cuda"):
+        raise click.BadParameter(f"device type {device.type!r} is not supported: use cpu or cuda",
+                                 param_hint="--device")
+    return name
 
 
 def _fail(err: Exception):
@@ -66,37 +87,55 @@ def _load_generator(spec: str, device: str):
 
     try:
         return generators.load(spec, device=device)
-    except (ValueError, FileNotFoundError, ImportError) as err:
+    except (ValueError, FileNotFoundError, ImportError, TypeError) as err:
         _fail(err)
 
 
-def _load_classifier(spec: str, device: str):
+def _load_classifier(spec: str, device: str, flag: str = "--classifier"):
     from cfgan.classifiers import load_classifier
 
     try:
         return load_classifier(spec, device=device)
-    except (ValueError, FileNotFoundError, ImportError) as err:
+    except (ValueError, FileNotFoundError, ImportError, TypeError) as err:
+        _fail(RuntimeError(f"{flag}: {err}"))
+
+
+def _run(job, out: str, overwrite: bool, desc: str):
+    """Run ``job`` into ``out``; print where results are; exit 130 if interrupted."""
+    from cfgan.classifiers import ClassifierError
+    from cfgan.jobs import JobError, run_job
+    from cfgan.jobs.progress import Progress
+
+    try:
+        report = run_job(job, out, overwrite=overwrite, progress=Progress(desc), log=click.echo)
+    except (JobError, ValueError, FileNotFoundError, ClassifierError) as err:
         _fail(err)
+    where = os.path.abspath(out)
+    if report.interrupted:
+        click.echo(f"interrupted: {report.done} of {report.total} items finished in {where}"
+                   + (f", {report.partial} written as partial" if report.partial else "")
+                   + "; run the same command again to resume", err=True)
+        sys.exit(report.exit_code)
+    return report
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise click.BadParameter("CUDA was requested but no CUDA device is available", param_hint="--device")
-    return name
+def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
 
 
 device_option = click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 or auto")
+overwrite_option = click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cfgan")
-def main():
+@click.pass_context
+def main(ctx):
     """Explain image classifiers with counterfactuals generated by pretrained GANs."""
-    warnings.simplefilter("default")
+    # each distinct warning once per command, as one line (restored afterwards for in-process callers)
+    ctx.with_resource(warnings.catch_warnings())
+    warnings.simplefilter("once")
+    warnings.showwarning = _one_line_warnings
 
 
 @main.command()
@@ -126,29 +165,29 @@ def info(generator, device, as_json):
 @main.command()
 @click.option("--generator", "-g", required=True, help="generator file, zoo:NAME or module:attr")
 @click.option("--seeds", default="0-15", show_default=True, help="e.g. 0-15 or 1,5,9")
-@click.option("--trunc", default=1.0, show_default=True, type=float, help="truncation psi")
-@click.option("--class", "class_", default=None, type=int, help="class index for conditional generators")
+@click.option("--trunc", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="truncation psi")
+@click.option("--class", "class_", default=None, type=click.IntRange(0),
+              help="class index for conditional generators")
 @click.option("--noise-mode", default="const", show_default=True, type=click.Choice(["const", "random", "none"]))
-@click.option("--out", default="grid.png", show_default=True, type=click.Path(dir_okay=False),
-              help="sample grid PNG")
-@click.option("--outdir", default=None, type=click.Path(file_okay=False), help="also write one PNG per seed")
+@click.option("--grid/--no-grid", default=True, show_default=True, help="also write grid.png (first 256 seeds)")
+@click.option("--out", default="samples", show_default=True, type=click.Path(file_okay=False),
+              help="folder for seedNNNNN.png files")
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(1))
+@overwrite_option
 @device_option
-def generate(generator, seeds, trunc, class_, noise_mode, out, outdir, batch, device):
-    """Generate images for a list of seeds."""
-    from cfgan.generate import generate_images
+def generate(generator, seeds, trunc, class_, noise_mode, grid, out, batch, overwrite, device):
+    """Generate one image per seed."""
+    from cfgan.jobs.generate import GenerateJob
 
     seeds = _seeds(seeds)
     G = _load_generator(generator, _device(device))
-    bar = Progress("generate")
     try:
-        paths = generate_images(G, seeds, truncation_psi=trunc, class_index=class_, noise_mode=noise_mode,
-                                grid_path=out, outdir=outdir, batch=batch, progress=bar)
+        job = GenerateJob(G, seeds, trunc, class_, noise_mode, batch, grid)
     except ValueError as err:
         _fail(err)
-    finally:
-        bar.close()
-    click.echo(f"wrote {paths['grid']}" + (f" and {len(paths['images'])} images in {outdir}" if outdir else ""))
+    report = _run(job, out, overwrite, "generate")
+    click.echo(f"wrote {report.done} images" + (" and grid.png" if grid else "") + f" in {os.path.abspath(out)}")
 
 
 @main.command()
@@ -168,45 +207,38 @@ def generate(generator, seeds, trunc, class_, noise_mode, out, outdir, batch, de
               help="weighted loss terms: lpips, mse, msmse, features (features uses --classifier)")
 @click.option("--classifier", default=None, help="classifier whose features the 'features' loss compares")
 @click.option("--init", default="mean", show_default=True, type=click.Choice(["mean", "best-of-k"]))
-@click.option("--lr", default=0.1, show_default=True, type=float)
+@click.option("--lr", default=0.1, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(1), help="images optimised at once")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
+@overwrite_option
 @device_option
 def invert(images, generator, space, steps, noise, pti, pti_steps, pti_lr, mask, losses, classifier, init, lr,
-           batch, seed, out, device):
-    """Project IMAGES into the generator's latent space; writes latents.pt, reconstructions, metrics."""
-    from cfgan.invert import invert_files
+           batch, seed, out, overwrite, device):
+    """Project IMAGES into the generator's latent space: per image OUT/<name>/ (recon.png, latents.pt), and
+    OUT/latents.pt (all codes, for cross/edit), reconstructions.png and metrics.json."""
+    from cfgan.jobs.invert import InvertJob
+    from inversion import ProjectionSettings
 
     device = _device(device)
+    settings = ProjectionSettings(space=space, steps=steps, noise=noise, losses=_weights(losses, "--loss"),
+                                  init=init, lr=lr, seed=seed, pti=pti, pti_steps=pti_steps, pti_lr=pti_lr)
+    try:
+        settings.check()
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--loss") from None
     G = _load_generator(generator, device)
     clf = _load_classifier(classifier, device) if classifier else None
-    bar = Progress("invert")
     try:
-        report = invert_files(G, list(images), out, space=space, steps=steps, noise=noise, pti=pti,
-                              pti_steps=pti_steps, pti_lr=pti_lr, mask_path=mask, losses=_weights(losses),
-                              classifier=clf, init=init, lr=lr, batch=batch, seed=seed, progress=bar)
-    except (ValueError, FileNotFoundError) as err:
+        job = InvertJob(G, list(images), settings, mask, clf, batch)
+    except ValueError as err:
         _fail(err)
-    finally:
-        bar.close()
-    s = report["summary"]
+    report = _run(job, out, overwrite, "invert")
+    s = report.summary.get("metrics") or {}
     lp = "n/a (no LPIPS weights)" if s.get("lpips") is None else f"{s['lpips']:.4f}"
-    click.echo(f"inverted {report['count']} images into {space}: mean PSNR {s['psnr']:.2f} dB, LPIPS {lp}")
-    click.echo(f"results in {os.path.abspath(out)} (latents: {report['latents']})")
-
-
-def _weights(text: str) -> dict:
-    out = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        name, _, value = part.partition("=")
-        try:
-            out[name.strip()] = float(value) if value else 1.0
-        except ValueError:
-            raise click.BadParameter(f"{part!r} is not NAME=WEIGHT", param_hint="--loss") from None
-    return out
+    click.echo(f"inverted {report.done} images into {space}: mean PSNR {s.get('psnr', float('nan')):.2f} dB, "
+               f"LPIPS {lp}")
+    click.echo(f"results in {os.path.abspath(out)} (all codes: latents.pt)")
 
 
 @main.command()
@@ -221,12 +253,13 @@ def _weights(text: str) -> dict:
 @click.option("--restarts", default=16, show_default=True, type=click.IntRange(1),
               help="random starts per target")
 @click.option("--steps", default=100, show_default=True, type=click.IntRange(1))
-@click.option("--lr", default=0.1, show_default=True, type=float)
+@click.option("--lr", default=0.1, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option("--score", default="logprob", show_default=True,
               type=click.Choice(["logprob", "logit", "prob"]), help="what a class target maximises")
-@click.option("--prior", default=0.1, show_default=True, type=float,
+@click.option("--prior", default=0.1, show_default=True, type=click.FloatRange(0),
               help="weight keeping codes in the generator's typical region")
-@click.option("--diversity", default=0.0, show_default=True, type=float, help="weight pushing restarts apart")
+@click.option("--diversity", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="weight pushing restarts apart")
 @click.option("--trunc", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="truncation psi applied when rendering")
 @click.option("--clip/--no-clip", default=False, show_default=True,
@@ -237,41 +270,38 @@ def _weights(text: str) -> dict:
 @click.option("--stop-at", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="freeze an image once its class probability reaches this (default: maximise fully)")
 @click.option("--pixel", is_flag=True, help="also run pixel-space AM (the classic baseline) for comparison")
+@click.option("--batch", default=10, show_default=True, type=click.IntRange(1), help="targets optimised at once")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
+@overwrite_option
 @device_option
 def am(generator, classifier, classes, layer, units, space, restarts, steps, lr, score, prior, diversity,
-       trunc, clip, init, k, stop_at, pixel, seed, out, device):
+       trunc, clip, init, k, stop_at, pixel, batch, seed, out, overwrite, device):
     """Activation maximisation: what the classifier thinks each class (or unit) looks like, as images on the
-    generator's manifold. Writes per-target grids, panels, latents.pt and am.json into OUT."""
-    from cfgan.am import run_am
+    generator's manifold. Writes OUT/<target>/grid.png per target, generator_panel.png, latents.pt, am.json."""
+    from cfgan.am import AMSettings
     from cfgan.am.objectives import targets_from_options
-    from cfgan.classifiers import ClassifierError
+    from cfgan.jobs.am import AMJob
 
     device = _device(device)
     G = _load_generator(generator, device)
     clf = _load_classifier(classifier, device)
-    bar = Progress("am")
+    settings = AMSettings(space=space, restarts=restarts, steps=steps, lr=lr, class_score=score, prior=prior,
+                          diversity=diversity, truncation_psi=trunc, clip=clip, init=init, k=k, stop_at=stop_at,
+                          seed=seed)
     try:
         import torch
 
         with torch.no_grad():
             probe = G(G.sample_z(1, seed)) if G.c_dim == 0 else None
-        targets = targets_from_options(clf, classes, layer, units, probe)
-        report = run_am(G, clf, targets, out, space=space, restarts=restarts, steps=steps,
-                        diversity=diversity, truncation_psi=trunc, pixel=pixel, seed=seed, progress=bar,
-                        log=click.echo, lr=lr, class_score=score, prior=prior, clip=clip, init=init, k=k,
-                        stop_at=stop_at)
-    except (ValueError, FileNotFoundError, ClassifierError) as err:
+        job = AMJob(G, clf, targets_from_options(clf, classes, layer, units, probe), settings, pixel, batch=batch)
+    except ValueError as err:
         _fail(err)
-    finally:
-        bar.close()
-    for label, entry in report["generator"]["summary"].items():
-        value = (f"mean probability {entry['prob_mean']:.4f} (min {entry['prob_min']:.4f})"
-                 if "prob_mean" in entry else f"mean activation {entry['score_mean']:.4g}")
-        click.echo(f"  {label}: {value}")
-    if report.get("interrupted"):
-        click.echo("interrupted: wrote the results reached so far")
+    report = _run(job, out, overwrite, "am")
+    for item in report.summary.get("items", []):
+        value = (f"mean probability {item['prob_mean']:.4f} (min {item['prob_min']:.4f})"
+                 if item.get("prob_mean") is not None else f"mean activation {item['score_mean']:.4g}")
+        click.echo(f"  {item['target']}: {value}")
     click.echo(f"results in {os.path.abspath(out)} (panel: generator_panel.png, report: am.json)")
 
 
@@ -308,16 +338,16 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
 @click.option("--random-seed", default=0, show_default=True, type=int, help="seed of inversion and blackbox noise")
 @click.option("--lpips/--no-lpips", default=True, show_default=True, help="report LPIPS identity distances")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
+@overwrite_option
 @device_option
 def cross_command(images, subject_seeds, latents, generator, classifier, target, source, frames, method, space,
                   end_prob, schedule, lam, identity, steps, lr, query_budget, invert_steps, invert_agreement, batch,
-                  random_seed, lpips, out, device):
+                  random_seed, lpips, out, overwrite, device):
     """Decision-crossing paths: frames along which the classifier's probability of TARGET rises
     monotonically across its decision boundary while the subject stays itself. Starts from IMAGES (inverted
     first), --seed or --latents; writes frames, path.mp4/gif, filmstrip, plot, change map, latents and
     report.json per path into OUT/<name>/ and OUT/summary.json."""
-    from cfgan.classifiers import ClassifierError
-    from cfgan.cross import cross_files
+    from cfgan.jobs.cross import CrossJob
 
     options = {"end_prob": end_prob, "schedule": _schedule(schedule, frames)}
     for name, value, methods in (("steps", steps, None), ("lr", lr, None), ("lam", lam, ("regularized",)),
@@ -331,66 +361,44 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
     if identity is not None:
         if method != "regularized":
             raise click.BadParameter("--identity applies to --method regularized only", param_hint="--identity")
-        weights = {}
-        for part in identity.split(","):
-            name, _, value = part.strip().partition("=")
-            try:
-                weights[name.strip()] = float(value) if value else 1.0
-            except ValueError:
-                raise click.BadParameter(f"{part!r} is not NAME=WEIGHT", param_hint="--identity") from None
-        options["identity"] = weights
-    seeds = _seeds(subject_seeds) if subject_seeds is not None else []
-    if latents is not None and not os.path.isfile(latents):
-        _fail(FileNotFoundError(f"latent file not found: {latents}"))
+        options["identity"] = _weights(identity, "--identity")
+    seeds = _seeds(subject_seeds, "--seed") if subject_seeds is not None else None
     device = _device(device)
     G = _load_generator(generator, device)
     clf = _load_classifier(classifier, device)
-    bar = Progress("cross")
     try:
-        report = cross_files(G, clf, out, target, source, images=list(images), seeds=seeds, latents=latents,
-                             method=method, frames=frames, space=space, batch=batch, seed=random_seed,
-                             invert_steps=invert_steps, invert_agreement=invert_agreement, lpips=lpips,
-                             progress=bar, **options)
-    except (ValueError, FileNotFoundError, ClassifierError) as err:
-        _fail(err)
-    finally:
-        bar.close()
-    click.echo(f"{report['crossed']}/{report['paths']} paths crossed, {report['monotone']} monotone "
-               f"({method}, {frames} frames); results in {os.path.abspath(out)}")
-    if report["interrupted"]:
-        click.echo("interrupted: wrote the paths finished so far")
-
-
-def _schedule(text: str, frames: int):
-    """'linear', 'logodds' or FRAMES fractions rising from 0 to 1, checked before any work starts."""
-    from cfgan.paths.monotone import check_schedule
-
-    schedule = text
-    if text not in ("linear", "logodds"):
-        try:
-            schedule = [float(v) for v in text.split(",")]
-        except ValueError:
-            raise click.BadParameter(f"{text!r} is not linear, logodds or comma-separated numbers",
-                                     param_hint="--schedule") from None
-    try:
-        return check_schedule(schedule, frames)
+        job = CrossJob(G, clf, target, source, images=list(images), seeds=seeds, latents=latents, method=method,
+                       frames=frames, space=space, batch=batch, seed=random_seed, invert_steps=invert_steps,
+                       invert_agreement=invert_agreement, lpips=lpips, **options)
     except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--schedule") from None
+        _fail(err)
+    report = _run(job, out, overwrite, "cross")
+    s = report.summary
+    click.echo(f"{s.get('crossed', 0)}/{s.get('paths', 0)} paths crossed, {s.get('monotone', 0)} monotone "
+               f"({method}, {frames} frames); results in {os.path.abspath(out)}")
 
 
 @main.command()
 @click.option("--out", default="cfgan-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--quick", is_flag=True, help="fewer optimisation steps (for smoke tests)")
+@overwrite_option
 @device_option
-def demo(out, quick, device):
+def demo(out, quick, overwrite, device):
     """Run the toolkit's main job on the bundled Fashion-MNIST models."""
-    from cfgan.demo import run_demo
+    import time
 
-    try:
-        report = run_demo(out, device=_device(device), quick=quick, log=click.echo)
-    except (ValueError, FileNotFoundError) as err:
-        _fail(err)
-    click.echo(f"\ndemo finished in {report['seconds']:.0f} s; open {os.path.join(os.path.abspath(out), 'index.html')}")
+    import torch
+
+    from cfgan.jobs.demo import DemoJob
+
+    device = _device(device)
+    started = time.time()
+    torch.manual_seed(0)
+    G = _load_generator("zoo:fashion-mnist", device)
+    clf = _load_classifier("zoo:fashion-mnist", device)
+    _run(DemoJob(G, clf, quick=quick, log=click.echo), out, overwrite, "demo")
+    click.echo(f"\ndemo finished in {time.time() - started:.0f} s; "
+               f"open {os.path.join(os.path.abspath(out), 'index.html')}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,8 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from generators.files import atomic_write
+
 FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
                          'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
 
@@ -219,12 +221,11 @@ def save_image(image: torch.Tensor, path: PathLike) -> Path:
                          f"{list(image.shape)} (use make_grid for a batch)")
     array = to_uint8(image.cpu()).numpy()
     array = array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        Image.fromarray(array).save(path)
-    except (ValueError, KeyError) as err:
-        raise ValueError(f"cannot write {path}: unknown or unsupported image format "
-                         f"{path.suffix or '(no suffix)'}") from err
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot write {path}: unknown or unsupported image format {path.suffix or '(no suffix)'}")
+    with atomic_write(path, "wb") as f:
+        Image.fromarray(array).save(f, format=fmt)
     return path
 
 
@@ -245,3 +246,15 @@ def make_grid(images: Union[torch.Tensor, Sequence[torch.Tensor]], nrow: int = 8
         top, left = padding + (i // cols) * (h + padding), padding + (i % cols) * (w + padding)
         grid[:, top:top + h, left:left + w] = images[i]
     return grid
+
+
+def load_images_for(G, paths: Sequence[PathLike]) -> torch.Tensor:
+    """Image files as one batch [N, C, H, W] the generator ``G`` can reproduce (converted with a warning
+    naming the file where size or channels differ), on ``G``'s device."""
+    return torch.stack([load_image(p, size=G.resolution, channels=G.channels) for p in paths]).to(G.device)
+
+
+def load_mask(path: PathLike, size) -> torch.Tensor:
+    """A mask image as [1, 1, H, W] in {0, 1}: white (>= 50% grey) pixels count, black ones are ignored."""
+    mask = load_image(path, size=size, channels=1)
+    return ((mask + 1) / 2 >= 0.5).float().unsqueeze(0)

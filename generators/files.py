@@ -59,10 +59,10 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str = "utf-8") -> It
         raise
 
 
-def write_json(path: PathLike, data: Any) -> Path:
-    """``data`` as indented JSON, atomically (non-JSON values are written with ``str``)."""
+def write_json(path: PathLike, data: Any, default=str) -> Path:
+    """``data`` as indented JSON, atomically (values JSON cannot hold go through ``default``)."""
     with atomic_write(path) as f:
-        json.dump(data, f, indent=2, default=str)
+        json.dump(data, f, indent=2, default=default)
     return Path(path)
 
 

@@ -133,8 +133,7 @@ class LPIPSDistance(LossTerm):
         self.net, self.random_backbone = net, random_backbone
         self.fallback = None
         if not random_backbone and not perceptual.lpips_available(net):
-            perceptual.warn_once(f"lpips-{net}", perceptual.unavailable_message(net)
-                                 + " Falling back to a multi-scale pixel loss for the perceptual term.")
+            perceptual.warn_unavailable(net)
             self.fallback = MultiScaleMSE(target, mask)
 
     def __call__(self, r: Rendered) -> torch.Tensor:

@@ -28,8 +28,8 @@ def reconstruction_metrics(recon: torch.Tensor, target: torch.Tensor, mask: Opti
         try:
             out[key] = perceptual.lpips_distance(recon, target, mask, lpips_net,
                                                  lpips_random_backbone).tolist()
-        except perceptual.LPIPSUnavailable as err:
-            perceptual.warn_once(f"lpips-metric-{lpips_net}", f"{err} LPIPS is reported as null.")
+        except perceptual.LPIPSUnavailable:
+            perceptual.warn_unavailable(lpips_net)
             out[key] = [None] * recon.shape[0]
     return out
 

@@ -44,17 +44,21 @@ def unavailable_message(net: str) -> str:
             f"(or set TORCH_HOME) to use LPIPS.")
 
 
-def warn_once(key: str, message: str) -> None:
-    if key not in _warned:
-        _warned.add(key)
-        warnings.warn(message, stacklevel=3)
+def warn_unavailable(net: str) -> None:
+    """Say once per process (for the loss and the metric alike) that LPIPS is missing and what happens."""
+    if net not in _warned:
+        _warned.add(net)
+        warnings.warn(unavailable_message(net) + " Meanwhile the perceptual loss term uses a multi-scale pixel "
+                      "loss and LPIPS is reported as null.", stacklevel=3)
 
 
 @lru_cache(maxsize=None)
 def _build(net: str, random_backbone: bool, seed: int):
     import lpips  # imported lazily: it is slow and prints
 
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        # lpips builds its backbone with torchvision's deprecated ``pretrained=`` argument: not the user's concern
+        warnings.filterwarnings("ignore", message=r".*(pretrained|weight enum).*", category=UserWarning)
         torch.manual_seed(seed)
         model = lpips.LPIPS(net=net, pnet_rand=random_backbone, spatial=True, verbose=False)
     model.eval().requires_grad_(False)

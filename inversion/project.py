@@ -131,6 +131,7 @@ def project(
     mask: Optional[torch.Tensor] = None,
     features: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
     start: Optional[LatentCode] = None,
+    item_seeds: Optional[Sequence[int]] = None,
     c: Optional[torch.Tensor] = None,
     progress: Optional[Callable[[int, int, dict], None]] = None,
     extra_terms: Sequence[LossTerm] = (),
@@ -140,7 +141,9 @@ def project(
 
     ``settings`` (a ``ProjectionSettings``) or keyword ``overrides`` of its fields choose the space,
     steps, losses, PTI and so on. ``mask`` [N or 1, 1, H, W] restricts every term to the kept pixels;
-    ``start`` replaces ``init`` with given codes; ``extra_terms`` join the objective. With PTI a copy of
+    ``start`` replaces ``init`` with given codes; ``extra_terms`` join the objective. Each image's random
+    jitter comes from its own stream, ``item_seeds[i]`` (default ``seed + i``), so an image's result does not
+    depend on the batch it is in. With PTI a copy of
     ``G`` is then tuned around the found codes and returned in ``Projection.generator``.
     """
     if isinstance(overrides.get("init"), LatentCode):  # earlier API: init=<LatentCode>
@@ -166,13 +169,17 @@ def project(
     objective = Objective(terms)
     params = code.parameters(noise=noise)
     jitter_scale = settings.latent_noise * (1.0 if space == "z" else latent_stats(G, space).total_std)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    seeds = [seed + i for i in range(len(code))] if item_seeds is None else [int(s) for s in item_seeds]
+    if len(seeds) != len(code):
+        raise ValueError(f"item_seeds has {len(seeds)} seeds for {len(code)} images")
+    streams = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
 
     def step_objective(step: int, t: float):
         scale = jitter_scale * max(0.0, 1.0 - t / 0.75) ** 2 if step < steps else 0.0
         view = code
         if scale > 0:
-            jitter = torch.randn(code.values.shape, generator=gen).to(code.values.device)
+            jitter = torch.stack([torch.randn(code.values.shape[1:], generator=g) for g in streams])
+            jitter = jitter.to(code.values.device)
             view = LatentCode(code.space, code.values + scale * jitter, code.noise, code.c, code.truncation_psi)
         return objective(Rendered(view.render(G), None, code))
 

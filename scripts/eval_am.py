@@ -25,7 +25,7 @@ import torch
 
 import generators
 from cfgan.am import maximize, maximize_pixels
-from cfgan.am.report import save_panel
+from cfgan.am.outputs import save_panel
 from cfgan.am.result import AMResult
 from cfgan.classifiers import load_classifier
 from cfgan.data import load_fashion_mnist, to_model_range

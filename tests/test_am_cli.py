@@ -41,25 +41,27 @@ def test_am_writes_grids_panels_latents_and_json(models, tmp_path):
                   "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "Coat: mean probability" in result.output
-    for name in ["generator/class04-coat.png", "generator/class03-dress.png", "generator_panel.png",
-                 "pixel/class04-coat.png", "pixel_panel.png", "pixel_images.pt", "latents.pt", "am.json"]:
+    for name in ["class04-coat/grid.png", "class03-dress/grid.png", "generator_panel.png",
+                 "class04-coat/pixel_grid.png", "pixel_panel.png", "class04-coat/pixel_images.pt", "latents.pt",
+                 "am.json"]:
         assert (out / name).is_file(), name
     report = json.loads((out / "am.json").read_text())
-    assert report["seed"] == 1 and report["interrupted"] is False
-    for method in ("generator", "pixel"):
-        summary = report[method]["summary"]
-        assert list(summary) == ["Coat", "Dress"]
-        images = report[method]["images"]
-        assert len(images) == 4 and [r["target"] for r in images] == ["Coat", "Coat", "Dress", "Dress"]
-        assert all(0 <= r["prob"] <= 1 for r in images)
-        coat = [r["prob"] for r in images if r["target"] == "Coat"]
-        assert summary["Coat"]["prob_mean"] == pytest.approx(sum(coat) / 2, rel=1e-6)
-    assert report["generator"]["settings"]["space"] == "w" and report["generator"]["seconds"] > 0
-    assert report["generator"]["settings"]["stop_at"] == report["pixel"]["settings"]["stop_at"] == 0.999
+    assert report["settings"]["seed"] == 1 and report["settings"]["space"] == "w"
+    assert report["settings"]["stop_at"] == 0.999
+    assert list(report["targets"]) == ["Coat", "Dress"]
+    images = report["images"]
+    assert len(images) == 4 and [r["target"] for r in images] == ["Coat", "Coat", "Dress", "Dress"]
+    assert all(0 <= r["prob"] <= 1 for r in images)
+    coat = [r["prob"] for r in images if r["target"] == "Coat"]
+    assert report["targets"]["Coat"]["prob_mean"] == pytest.approx(sum(coat) / 2, rel=1e-6)
+    for target in report["targets"].values():  # the pixel baseline ran for the same targets
+        assert 0 <= target["pixel"]["prob_mean"] <= 1 and target["pixel"]["restarts"] == 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] and summary["done"] == 2
     G = generators.load(gen)
     code, payload = load_latents(str(out / "latents.pt"), G)
     assert len(code) == 4 and payload["extra"]["targets"] == ["Coat", "Dress"]
-    assert payload["metrics"]["prob"] == pytest.approx([r["prob"] for r in report["generator"]["images"]])
+    assert payload["metrics"]["prob"] == pytest.approx([r["prob"] for r in images])
 
 
 def test_am_all_classes_and_units(models, tmp_path):
@@ -70,9 +72,9 @@ def test_am_all_classes_and_units(models, tmp_path):
                   "--k", "4", "--out", str(out), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "am.json").read_text())
-    assert list(report["generator"]["summary"]) == FASHION_MNIST_CLASSES + ["trunk.3[0]", "trunk.3[5]"]
-    assert (out / "generator" / "unit-trunk-3-5.png").is_file()
-    assert report["generator"]["settings"]["init"] == "best-of-k"
+    assert list(report["targets"]) == FASHION_MNIST_CLASSES + ["trunk.3[0]", "trunk.3[5]"]
+    assert (out / "unit-trunk-3-5" / "grid.png").is_file()
+    assert report["settings"]["init"] == "best-of-k"
     assert not os.path.exists(out / "pixel_panel.png")
 
 
@@ -92,19 +94,24 @@ def test_am_bad_targets_fail_clearly(models, tmp_path, args, message):
     assert "Traceback" not in result.output
 
 
-def test_interrupted_run_keeps_what_it_reached(models, tmp_path):
-    from cfgan.am import run_am
-    from cfgan.classifiers import load_classifier
+def test_interrupted_run_keeps_what_it_reached(models, tmp_path, monkeypatch):
+    """Ctrl-C during generator AM: the batch's targets are written as partial, exit code 130."""
+    import cfgan.am.generator_am as generator_am
 
     gen, clf = models
-    G, C = generators.load(gen), load_classifier(clf)
+    real = generator_am.optimize
 
-    def interrupt(step, total, info):
-        if step == 2:
-            raise KeyboardInterrupt
+    def interrupted(*a, progress=None, **k):
+        def stop(step, total, info):
+            if step == 2:
+                raise KeyboardInterrupt
+        return real(*a, progress=stop, **k)
 
-    report = run_am(G, C, ["Bag"], str(tmp_path), restarts=2, steps=50, pixel=True, progress=interrupt)
-    assert report["interrupted"] is True and "pixel" not in report
-    saved = json.loads((tmp_path / "am.json").read_text())
-    assert saved["interrupted"] is True and len(saved["generator"]["images"]) == 2
-    assert (tmp_path / "generator_panel.png").is_file() and (tmp_path / "latents.pt").is_file()
+    monkeypatch.setattr(generator_am, "optimize", interrupted)
+    result = CliRunner().invoke(main, ["am", "-g", gen, "-c", clf, "--class", "Bag", "--restarts", "2",
+                                       "--steps", "50", "--pixel", "--out", str(tmp_path), "--device", "cpu"])
+    assert result.exit_code == 130, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"] and [i["status"] for i in summary["items"]] == ["partial"]
+    assert (tmp_path / "class08-bag" / "grid.png").is_file()
+    assert not (tmp_path / "class08-bag" / "pixel_grid.png").exists()  # the baseline never started

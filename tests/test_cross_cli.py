@@ -101,7 +101,7 @@ def test_cross_from_a_latent_file(setup, tmp_path):
     res = _run(["cross", "--latents", latents, "-g", gen, "-c", clf, "--target", "1", "--frames", "4",
                 "--method", "ascent", "--no-lpips", "--device", "cpu", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert sorted(p for p in os.listdir(out) if not p.endswith(".json")) == ["latent000", "latent001"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["latent0000", "latent0001"]
 
 
 def test_blackbox_with_a_numpy_classifier_stays_within_budget(setup, tmp_path):
@@ -141,26 +141,43 @@ def test_no_subject_is_an_error(setup, tmp_path):
     assert res.exit_code != 0 and "give exactly one of" in res.output
 
 
-def test_an_interrupted_run_keeps_the_finished_paths(setup, tmp_path):
-    """Ctrl-C during the first batch: its paths are finished from what was reached and written; no more."""
-    from cfgan.classifiers import load_classifier
-    from cfgan.cross import cross_files
-
-    root, gen, clf_spec, _, G = setup
-    clf = load_classifier(clf_spec)
-    inner, calls = clf.model.forward, []
-
-    def interrupt_once(x):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return inner(x)
-
-    clf.model.forward = interrupt_once
+def test_an_interrupted_run_keeps_the_finished_paths_and_resumes(setup, tmp_path, monkeypatch):
+    """Ctrl-C in the second batch: the first batch's paths stay done, the cut batch is written as partial,
+    the command exits 130; the same command again redoes only the partial paths."""
+    root, gen, clf, _, G = setup
     out = tmp_path / "out"
-    summary = cross_files(G, clf, str(out), 1, seeds=[0, 1, 2], batch=2, method="ascent", frames=4,
-                          lpips=False)
-    assert summary["interrupted"] is True and summary["paths"] == 2 and summary["requested"] == 3
-    assert sorted(os.listdir(out)) == ["seed00000", "seed00001", "summary.json"]
-    report = json.loads((out / "seed00000" / "report.json").read_text())
-    assert report["interrupted"] is True and len(report["probs"]) == 4
+    args = ["cross", "--seed", "0-2", "-g", gen, "-c", clf, "--target", "1", "--method", "ascent", "--frames", "4",
+            "--batch", "2", "--no-lpips", "--device", "cpu", "--out", str(out)]
+    import cfgan.paths.ascent as ascent
+
+    real_optimize, calls = ascent.optimize, []
+
+    def interrupt_second_batch(*a, progress=None, **k):
+        calls.append(1)
+
+        def stop(step, total, info):
+            if len(calls) == 2 and step == 1:
+                raise KeyboardInterrupt
+            if progress:
+                progress(step, total, info)
+        return real_optimize(*a, progress=stop, **k)
+
+    monkeypatch.setattr(ascent, "optimize", interrupt_second_batch)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 130, res.output
+    assert "interrupted: 2 of 3 items finished" in res.output and "1 written as partial" in res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["complete"] is False
+    assert [(i["key"], i["status"]) for i in summary["items"]] == [
+        ("seed00000", "done"), ("seed00001", "done"), ("seed00002", "partial")]
+    assert json.loads((out / "seed00002" / "report.json").read_text())["interrupted"] is True
+    done_before = (out / "seed00000" / "report.json").stat().st_mtime_ns
+
+    monkeypatch.setattr(ascent, "optimize", real_optimize)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "resuming" in res.output and "2 of 3 items already done" in res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is True and summary["paths"] == 3 and summary["interrupted"] is False
+    assert json.loads((out / "seed00002" / "report.json").read_text())["interrupted"] is False
+    assert (out / "seed00000" / "report.json").stat().st_mtime_ns == done_before  # not redone

@@ -5,7 +5,7 @@
 - ``maximize_pixels(classifier, targets, image_shape, ...)``: the classic pixel-space baseline with L2/L1,
   total variation, jitter and blur regularisers.
 Targets are class names/indices or ``Unit(layer, index)`` (a channel or neuron of a named layer). Both
-return an ``AMResult``; ``run_am`` writes grids, panels, latents and a JSON report.
+return an ``AMResult``; ``outputs`` draws grids and panels of it.
 """
 from .generator_am import AMSettings, maximize, truncated
 from .objectives import ClassTarget, TargetScore, Unit, all_classes, layer_names, resolve_targets
@@ -15,15 +15,7 @@ from .terms import Diversity, PixelL1, PixelL2, TotalVariation, pairwise_group_d
 
 __all__ = [
     "AMResult", "AMSettings", "ClassTarget", "Diversity", "PixelCode", "PixelL1", "PixelL2", "TargetScore",
-    "TotalVariation", "Unit", "all_classes", "demo_panel", "gaussian_blur", "layer_names",
-    "maximize", "maximize_pixels", "pairwise_group_distance", "resolve_targets", "run_am", "truncated",
+    "TotalVariation", "Unit", "all_classes", "gaussian_blur", "layer_names",
+    "maximize", "maximize_pixels", "pairwise_group_distance", "resolve_targets", "truncated",
 ]
 
-
-def __getattr__(name):
-    # the file-writing layer imports matplotlib; load it only when used
-    if name in ("run_am", "demo_panel"):
-        from . import report
-
-        return getattr(report, name)
-    raise AttributeError(f"module 'cfgan.am' has no attribute {name!r}")

@@ -116,7 +116,7 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
                                            invert_agreement, progress)
     t_invert = time.perf_counter() - t0
     if images is None and reference is not None:
-        from inversion.project import check_images
+        from inversion import check_images
 
         images = check_images(G, reference, "reference images")
         if images.shape[0] != n:

@@ -6,7 +6,6 @@ target, red before. matplotlib is imported lazily with the Agg backend (no displ
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Dict, List, Optional, Sequence
 
@@ -15,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from cfgan.data import make_grid, save_image, to_uint8
+from generators.files import write_json
 
 from .result import PathResult
 
@@ -160,10 +160,7 @@ def write_path(result: PathResult, i: int, folder: str, G=None, fps: float = 6.0
                    files={k: os.path.relpath(v, folder) for k, v in files.items()},
                    **(extra or {}))
     path = os.path.join(folder, "report.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2, default=_json_default)
-    os.replace(tmp, path)
+    write_json(path, payload, default=_json_default)
     files["report"] = path
     return files
 

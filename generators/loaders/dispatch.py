@@ -48,8 +48,23 @@ def _from_torch_data(data: Any, source: str, which: str) -> Generator:
 
 
 def load_file(path: str, which: str = "G_ema") -> Generator:
-    """Generator from a checkpoint file of any supported format, recognised by its first bytes."""
+    """Generator from a checkpoint file of any supported format, recognised by its first bytes.
+
+    Any failure while reading becomes a ``CheckpointError`` naming the file: a damaged file must never
+    surface as an exception from deep inside an unpickler or a state-dict copy.
+    """
     source = os.fspath(path)
+    try:
+        return _load_file(source, which)
+    except CheckpointError:
+        raise
+    except (OSError, MemoryError, RecursionError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            AssertionError, EOFError, OverflowError, RuntimeError, ImportError, NotImplementedError) as exc:
+        first = (str(exc).splitlines() or [""])[0][:300]
+        raise CheckpointError(f"{source} is truncated or corrupt ({type(exc).__name__}: {first})") from None
+
+
+def _load_file(source: str, which: str) -> Generator:
     if os.path.isdir(source):
         raise CheckpointError(f"{source} is a directory, not a checkpoint file")
     if os.path.getsize(source) == 0:

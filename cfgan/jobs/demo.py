@@ -1,0 +1,195 @@
+"""``cfgan demo``: the toolkit's main job on the bundled Fashion-MNIST models, in about a minute.
+
+It shows every capability in turn on real test images: samples from the generator, inversion of real
+images, decision-crossing paths for the class pairs the classifier confuses most, and what the classifier
+thinks each class looks like. Each section is one work item of the job runner (so an interrupted demo
+resumes where it stopped); ``index.html`` links them.
+"""
+from __future__ import annotations
+
+import html
+import os
+import time
+from pathlib import Path
+from typing import Callable, List
+
+import torch
+
+from cfgan.am import maximize
+from cfgan.am.objectives import all_classes
+from cfgan.am.outputs import save_panel
+from cfgan.data import load_images_for, make_grid, save_image
+from cfgan.paths import cross
+from cfgan.paths.outputs import write_path
+from cfgan.zoo import zoo_samples
+from generators.files import atomic_write
+from inversion import project
+
+from .runner import BatchOutput, Item, Job
+
+#: (source class, target class): the pairs the bundled classifier confuses most; the demo explains these
+CONFUSABLE_PAIRS = (("Shirt", "T-shirt/top"), ("Pullover", "Coat"), ("Sneaker", "Sandal"))
+SECTIONS = ("samples", "inversion", "crossings", "am")
+
+
+def pair_slug(source: str, target: str) -> str:
+    slug = lambda name: "".join(ch.lower() if ch.isalnum() else "-" for ch in name).strip("-")  # noqa: E731
+    return f"{slug(source)}-to-{slug(target)}".replace("--", "-")
+
+
+def settings_for(quick: bool) -> dict:
+    """Step counts: ``quick`` is a smoke test (well under a minute on 2 CPU cores)."""
+    if quick:
+        return dict(invert_steps=60, frames=8, path_invert_steps=50, steps=20, search_rounds=2, search_steps=15,
+                    am_steps=8)
+    return dict(invert_steps=200, frames=16, path_invert_steps=300, steps=40, search_rounds=5, search_steps=40,
+                am_steps=25)
+
+
+def source_images(G, classifier, per_pair: int):
+    """Bundled test images of each pair's source class that the classifier also assigns to it:
+    [(file, source, target)], ``per_pair`` per pair (fewer if not enough are classified right)."""
+    samples = zoo_samples()
+    chosen = []
+    for source, target in CONFUSABLE_PAIRS:
+        index = classifier.class_index(source)
+        candidates = [s for s in samples if s.label == index]
+        if not candidates:
+            raise FileNotFoundError(f"no bundled sample of class {source!r}; the package data is incomplete")
+        with torch.no_grad():
+            predicted = classifier(load_images_for(G, [str(c.path) for c in candidates])).argmax(1).tolist()
+        right = [c for c, p in zip(candidates, predicted) if p == index] or candidates
+        chosen += [(str(c.path), source, target) for c in right[:per_pair]]
+    return chosen
+
+
+class DemoJob(Job):
+    command = "demo"
+
+    def __init__(self, G, classifier, quick: bool = False, log: Callable[[str], None] = print):
+        self.G, self.classifier, self.quick, self.log = G, classifier, quick, log
+        self.cfg = settings_for(quick)
+
+    def settings(self) -> dict:
+        return {"generator": getattr(self.G, "source", None), "classifier": self.classifier.name,
+                "quick": self.quick, **self.cfg}
+
+    def count(self) -> int:
+        return len(SECTIONS)
+
+    def items(self):
+        return (Item(name, i, name) for i, name in enumerate(SECTIONS))
+
+    def run(self, items: List[Item], step_progress: Callable) -> BatchOutput:
+        (item,) = items
+        self.log(f"{item.index + 1}/{len(SECTIONS)} {item.key} ...")
+        started = time.perf_counter()
+        output, interrupted = getattr(self, f"_{item.key}")(step_progress)
+        output["seconds"] = round(time.perf_counter() - started, 2)
+        return BatchOutput([output], interrupted)
+
+    # -- sections: each returns (output, interrupted) --------------------------------------------------
+    def _samples(self, progress):
+        with torch.no_grad():
+            images = self.G(self.G.sample_z(64, 0)).clamp(-1, 1).cpu()
+        return {"images": images}, False
+
+    def _inversion(self, progress):
+        pairs = source_images(self.G, self.classifier, per_pair=2)
+        target = load_images_for(self.G, [f for f, _, _ in pairs])
+        proj = project(self.G, target, space="w+", steps=self.cfg["invert_steps"],
+                       losses={"mse": 1.0, "features": 0.5}, features=self.classifier.features, seed=0,
+                       progress=progress)
+        return {"target": target.cpu(), "recon": proj.images.cpu(), "summary": proj.summary,
+                "files": [f for f, _, _ in pairs]}, proj.interrupted
+
+    def _crossings(self, progress):
+        pairs = source_images(self.G, self.classifier, per_pair=1)
+        cfg = self.cfg
+        result = cross(self.G, self.classifier, load_images_for(self.G, [f for f, _, _ in pairs]),
+                       [t for _, _, t in pairs], [s for _, s, _ in pairs], method="regularized",
+                       frames=cfg["frames"], space="w+", invert_steps=cfg["path_invert_steps"], lpips=not self.quick,
+                       steps=cfg["steps"], search_rounds=cfg["search_rounds"], search_steps=cfg["search_steps"],
+                       progress=progress)
+        return {"result": result, "pairs": pairs}, result.interrupted
+
+    def _am(self, progress):
+        result = maximize(self.G, self.classifier, all_classes(self.classifier), space="w", restarts=4,
+                          steps=self.cfg["am_steps"], lr=0.2, init="best-of-k", k=256, seed=0, progress=progress)
+        return {"result": result}, result.interrupted
+
+    # -- writing ---------------------------------------------------------------------------------------
+    def write(self, item: Item, output, folder: Path) -> dict:
+        record = {"seconds": output["seconds"]}
+        if item.key == "samples":
+            save_image(make_grid(output["images"], nrow=8), folder / "samples.png")
+            record["images"] = ["samples/samples.png"]
+        elif item.key == "inversion":
+            n = output["target"].shape[0]
+            save_image(make_grid(torch.cat([output["target"], output["recon"]]), nrow=n), folder / "inversion.png")
+            record.update(images=["inversion/inversion.png"], summary=output["summary"], files=output["files"])
+        elif item.key == "crossings":
+            result, pairs = output["result"], output["pairs"]
+            record["pairs"] = []
+            for i, (file, source, target) in enumerate(pairs):
+                name = pair_slug(source, target)
+                files = write_path(result, i, str(folder / name), self.G, 6.0, {"name": name, "subject": file})
+                report = result.path_report(i)
+                record["pairs"].append({
+                    "name": name, "source": report["source_name"], "target": report["target_name"], "subject": file,
+                    "crossed": report["crossed"], "monotone": report["monotone"],
+                    "crossing_index": report["crossing_index"], "probs": report["probs"],
+                    "files": {k: os.path.join("crossings", os.path.relpath(v, folder)) for k, v in files.items()}})
+                self.log(f"  {source} -> {target}: {'crossed' if report['crossed'] else 'did not cross'} at frame "
+                         f"{report['crossing_index']}, {'monotone' if report['monotone'] else 'NOT monotone'}, "
+                         f"p {report['probs'][0]:.2f} -> {report['probs'][-1]:.2f}")
+        else:
+            result = output["result"]
+            save_panel(result, str(folder / "am_panel.png"),
+                       "what the classifier thinks each class looks like (generator AM)")
+            record.update(images=["am/am_panel.png"],
+                          prob_mean={k: v["prob_mean"] for k, v in result.summary().items()})
+        return record
+
+    def finish(self, out: Path, records: dict) -> dict:
+        summary = {"seconds": round(sum(r["seconds"] for r in records.values()), 2)}
+        if "inversion" in records:
+            summary["inversion"] = records["inversion"]["summary"]
+        if "crossings" in records:
+            summary["crossings"] = records["crossings"]["pairs"]
+        if "am" in records:
+            summary["am"] = records["am"]["prob_mean"]
+        write_index(out, records)
+        summary["index"] = "index.html"
+        return summary
+
+
+def write_index(out: Path, records: dict) -> None:
+    """A plain page linking every section's pictures (relative links, works from file://)."""
+    sections = []
+    if "samples" in records:
+        sections.append(("Samples from the bundled StyleGAN2 (seeds 0-63)", records["samples"]["images"], ""))
+    if "inversion" in records:
+        s = records["inversion"]["summary"]
+        sections.append(("Inversion into W+: real images (top) and reconstructions (bottom)",
+                         records["inversion"]["images"], f"mean PSNR {s['psnr']:.1f} dB"))
+    if "crossings" in records:
+        pairs = records["crossings"]["pairs"]
+        shown = [p["files"][k] for p in pairs for k in ("filmstrip", "gif", "plot", "change") if k in p["files"]]
+        caption = "; ".join(f"{p['source']} -> {p['target']}: {'crossed' if p['crossed'] else 'did not cross'}, "
+                            f"{'monotone' if p['monotone'] else 'not monotone'}, p(target) {p['probs'][0]:.2f} -> "
+                            f"{p['probs'][-1]:.2f}" for p in pairs)
+        sections.append(("Decision-crossing paths (source -> target)", shown, caption))
+    if "am" in records:
+        caption = ", ".join(f"{name} {p:.2f}" for name, p in records["am"]["prob_mean"].items())
+        sections.append(("Activation maximisation through the generator, one row per class",
+                         records["am"]["images"], f"mean probability reached per class: {caption}"))
+    parts = ["<!doctype html><meta charset='utf-8'><title>cfgan demo</title>",
+             "<style>body{font-family:sans-serif;margin:2em} img{image-rendering:pixelated;"
+             "max-width:95vw;margin:4px;border:1px solid #ccc}</style><h1>cfgan demo</h1>"]
+    for title, images, caption in sections:
+        parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(caption)}</p>")
+        for rel in images:
+            parts.append(f"<img src='{html.escape(rel)}' width='{512 if rel.endswith('.png') else 256}'>")
+    with atomic_write(out / "index.html") as f:
+        f.write("\n".join(parts))
