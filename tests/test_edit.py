@@ -156,10 +156,24 @@ def test_strength_moves_log_odds_by_strength_times_sigma_times_gradient_norm(LG,
     got = log_odds(LG, lin_clf, edit.code).reshape(2, 4) - base[:, None]
     expected = torch.tensor(strengths)[None] * edit.sigma[:, None] * c.norm()
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
-    # sigma is the std of the generator's W+ codes along the unit shift
+    # sigma: sqrt(k * sum over the k edited rows of the variance of W along each row's shift)
     ws = w_samples(LG).double()
     u = (c / c.norm()).double()
-    torch.testing.assert_close(edit.sigma[0].double(), (ws @ u.sum(0)).std(), rtol=1e-5, atol=0)
+    expected_sigma = (LG.num_ws * sum((ws @ u[r]).var() for r in range(LG.num_ws))).sqrt()
+    torch.testing.assert_close(edit.sigma[0].double(), expected_sigma, rtol=1e-5, atol=0)
+
+
+def test_rows_pulling_apart_do_not_cancel_in_the_strength_unit(LG):
+    v = torch.randn(LG.w_dim, generator=torch.Generator().manual_seed(2))
+    v /= v.norm()
+    rows = torch.zeros(LG.num_ws, LG.w_dim)
+    rows[0], rows[1] = v, -v
+    edit = edit_codes(LG, LatentCode.from_seeds(LG, [0], "w"), Direction("apart", "file", rows), [2.0], "0-1")
+    delta = (edit.code.values - edit.start.values)[0]
+    sd = (w_samples(LG) @ v).std()
+    # each edited row moves 2 std of W along its own shift, as a W direction on one row would
+    torch.testing.assert_close(delta[0], 2 * sd * v, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(delta[1], -2 * sd * v, rtol=1e-4, atol=1e-6)
 
 
 def test_gradient_raises_the_class_log_odds_for_small_positive_strengths(SG, sg_clf):

@@ -3,7 +3,7 @@
 ``edit_codes`` turns N codes into N x S edited W+ codes (image-major: all strengths of image 0 first).
 The shift of image i is ``s * sigma_i * u_i``: ``u_i`` is the direction restricted to the edited rows,
 projected orthogonal to the kept directions and renormalised (unit norm over the W+ vector), and
-``sigma_i`` is the std of the generator's W+ codes along ``u_i`` (see ``strengths``).
+``sigma_i`` is its strength unit, standard deviations of the generator's W codes (``direction_sigma``).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Edit:
     start: LatentCode  # N start codes in W+ (noise maps and class vectors kept)
     code: LatentCode  # N * S edited codes in W+, image-major
     strengths: List[float]
-    sigma: torch.Tensor  # [N] std of W+ codes along each image's shift vector
+    sigma: torch.Tensor  # [N] strength unit of each image's shift vector (direction_sigma)
     vectors: torch.Tensor  # [N, num_ws, w_dim] unit shift vectors (restricted, projected)
     rows: List[int]
     direction: Direction
@@ -83,18 +83,32 @@ def shift_vectors(G, direction: Direction, n: int, rows: Sequence[int], keep: Se
         raise ValueError(f"direction {direction.name!r} lies (almost) entirely within the kept directions "
                          f"({names}) on layers {list(rows)}: nothing is left to edit")
     u = v / after[:, None, None]
-    return u, direction_sigma(G, u), left
+    return u, direction_sigma(G, u, rows), left
 
 
-def direction_sigma(G, u: torch.Tensor) -> torch.Tensor:
-    """Std of the generator's W+ codes (every row the same mapped w) along unit W+ vectors ``u`` [n, L, D]."""
+def direction_sigma(G, u: torch.Tensor, rows: Optional[Sequence[int]] = None) -> torch.Tensor:
+    """The strength unit of unit W+ shifts ``u`` [n, L, D] on ``rows`` (default: the rows ``u`` moves).
+
+    sigma = sqrt(k * sum_l Var_w(<w, u_l>)) over the k edited rows, with w the generator's mapped W codes: the
+    shift ``sigma * u`` moves the edited rows by one standard deviation of W, RMS over the rows, each along its
+    own shift. For a W direction v (every edited row shifted along v) this is exactly the std of W along v,
+    whatever the rows; rows that pull in opposite directions do not cancel out.
+    """
+    cov = w_covariance(G)
+    u = u.double()
+    k = len(rows) if rows is not None else int((u.flatten(0, 1).norm(dim=1) > 0).reshape(u.shape[:2]).sum(1).max())
+    var = torch.einsum("nld,de,nle->n", u, cov, u)
+    if bool((var <= 1e-16 * torch.trace(cov)).any()):
+        raise ValueError("the edit vector is orthogonal to everything the generator's W codes vary in: "
+                         "strengths in sigma units are undefined for it")
+    return (k * var).sqrt().float()
+
+
+def w_covariance(G) -> torch.Tensor:
+    """Covariance [w_dim, w_dim] (float64) of ``SCALE_SAMPLES`` mapped W codes (seed 0)."""
     ws = w_samples(G, SCALE_SAMPLES, seed=0).double()
-    proj = ws @ u.double().sum(1).T  # [M, n]: <(w, ..., w), u> = <w, sum of u's rows>
-    sigma = proj.std(0)
-    if bool((sigma <= 1e-8 * ws.std(0).norm()).any()):
-        raise ValueError("the edit vector is orthogonal to everything the generator's W codes vary in "
-                         "(its rows cancel out): strengths in sigma units are undefined for it")
-    return sigma.float()
+    ws = ws - ws.mean(0)
+    return ws.T @ ws / (ws.shape[0] - 1)
 
 
 def edit_codes(G, code: LatentCode, direction: Direction, strengths: Union[str, Sequence[float]],

@@ -1,11 +1,11 @@
 """Edit strengths: how far along a direction each frame goes, and the unit they are counted in.
 
-The unit is sigma, the standard deviation of the generator's own W+ codes along the edit's shift
-vector (its layer-restricted, projected unit vector; ``SCALE_SAMPLES`` mapped samples). For a W direction
-applied to every layer this is the std of W codes along the direction; a shift restricted to k rows moves
-each of those rows exactly as much as the full-range edit would. So strength 2 means "two standard
-deviations of what this generator does along this direction", comparable across generators and
-directions, and +-3 covers nearly all of the generator's own variation.
+The unit is sigma, a standard deviation of the generator's own W codes (``SCALE_SAMPLES`` mapped samples):
+strength s moves the edited W+ rows by s standard deviations of W, RMS over the rows, each row along its own
+shift (``apply.direction_sigma``). For a W direction v this is simply "s standard deviations of W along v" on
+every edited row, whichever rows are edited; for a per-layer (W+) direction rows that pull in different
+directions do not cancel. So strengths are comparable across generators and directions, and +-3 covers
+nearly all of the generator's own variation along a direction.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import List, Sequence, Union
 
 import numpy as np
 
-UNIT = "sigma: standard deviation of the generator's W+ codes along the (layer-restricted, projected) edit vector"
+UNIT = ("sigma: standard deviations of the generator's W codes along the shift, RMS over the edited rows "
+        "(for a W direction: the std of W along it)")
 
 
 def parse_strengths(text: Union[str, float, Sequence[float]]) -> List[float]:
