@@ -431,3 +431,29 @@ def test_run_edit_is_deterministic_with_a_boundary(LG, lin_clf, tmp_path):
     assert not os.path.exists(tmp_path / "a" / "videos")
     da = load_direction(str(tmp_path / "a" / "direction.pt"), LG)
     assert da.kind == "boundary" and da.target == "pos"
+
+
+def test_strength_zero_reproduces_the_start_with_its_noise_maps(SG):
+    code = LatentCode.from_seeds(SG, [0, 1], "w+").with_noise(SG, seed=4)
+    edit = edit_codes(SG, code, pca_directions(SG, 1)[0], [0.0, 1.0])
+    assert edit.code.noise is not None and edit.code.noise[0].shape[0] == 4
+    with torch.no_grad():
+        start, frames = code.render(SG), edit.code.render(SG)
+    torch.testing.assert_close(frames[[0, 2]], start, atol=1e-6, rtol=0)
+    assert float((frames[[1, 3]] - start).abs().max()) > 1e-3
+
+
+def test_edit_latent_file_names_images_after_their_files(SG, sg_clf, tmp_path):
+    from cfgan.edit import edit_latent_file
+    from inversion import save_latents
+
+    code = LatentCode.from_seeds(SG, [5, 6], "w")
+    path = save_latents(str(tmp_path / "inv" / "latents.pt"), code, SG,
+                        extra={"files": ["shoes/left.png", "other/left.png"]})
+    summary = edit_latent_file(SG, sg_clf, path, "pca:1", "-1,1", str(tmp_path / "out"), target="ant", videos=False,
+                               refine=0)
+    assert [r["name"] for r in summary["images_detail"]] == ["left", "left_1"]
+    assert summary["settings"]["latent_file"] == os.path.abspath(path) and summary["target"] == "ant"
+    with pytest.warns(UserWarning, match="pivotal tuning"):
+        save_latents(path, code, SG, extra={"tuned_generator": "g_pti.pt"})
+        edit_latent_file(SG, sg_clf, path, "pca:1", "1", str(tmp_path / "out2"), videos=False, refine=0)
