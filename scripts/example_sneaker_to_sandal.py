@@ -28,7 +28,7 @@ import generators
 from cfgan.classifiers import load_classifier
 from cfgan.data import load_image, save_image
 from cfgan.edit import edit_codes, evaluate_edit, resolve_direction
-from cfgan.edit.files import write_json
+from cfgan.edit.files import atomic_path, write_json
 from cfgan.edit.outputs import write_labelled_grid
 from cfgan.paths import invert_subjects
 from cfgan.zoo import zoo_samples
@@ -92,7 +92,9 @@ def main(argv=None) -> dict:
             p = report.tracked_probs()[i].masked_fill(~report.reached()[i], -1)
             j = int(p.argmax())  # the frame most clearly classified as the target
             row["frame_strength"] = edit.strengths[j]
-            row["file"] = str(save_image(report.images[i, j], os.path.join(args.out, "crossed", f"{name}.png")))
+            row["file"] = os.path.join(args.out, "crossed", f"{name}.png")
+            with atomic_path(row["file"]) as tmp:
+                save_image(report.images[i, j], tmp)
         rows.append(row)
         print(f"  {name}: " + (f"classified as {args.target} from strength {s:.2f}" if s is not None else
                                f"still not a {args.target} at strength {max(edit.strengths):g}"))
