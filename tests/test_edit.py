@@ -457,3 +457,16 @@ def test_edit_latent_file_names_images_after_their_files(SG, sg_clf, tmp_path):
     with pytest.warns(UserWarning, match="pivotal tuning"):
         save_latents(path, code, SG, extra={"tuned_generator": "g_pti.pt"})
         edit_latent_file(SG, sg_clf, path, "pca:1", "1", str(tmp_path / "out2"), videos=False, refine=0)
+
+
+def test_run_edit_takes_per_image_directions_in_batches(SG, sg_clf, tmp_path):
+    code = LatentCode.from_seeds(SG, [0, 1, 2], "w")
+    grad = class_direction(SG, sg_clf, code, "bee")
+    one = run_edit(SG, sg_clf, code, grad, "0.5", str(tmp_path / "one"), batch=1, videos=False, refine=0)
+    spec = run_edit(SG, sg_clf, code, "class:bee", "0.5", str(tmp_path / "spec"), batch=3, videos=False, refine=0)
+    for a, b in zip(one["images_detail"], spec["images_detail"]):  # batch size changes only float rounding
+        assert a["sigma"] == pytest.approx(b["sigma"], rel=1e-5)
+        assert a["frames"][0]["probs"] == pytest.approx(b["frames"][0]["probs"], abs=1e-4)
+        assert a["frames"][0]["class"] == b["frames"][0]["class"]
+    saved = load_direction(str(tmp_path / "one" / "direction.pt"), SG)
+    assert saved.per_image and torch.allclose(saved.vector, grad.vector)

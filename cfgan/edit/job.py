@@ -103,8 +103,8 @@ def run_edit(G, classifier, code: LatentCode, direction: DirectionLike, strength
         idx = list(range(s, min(s + batch, n)))
         part = code.select(idx)
         try:
-            dirs = [f if f is not None else resolve_direction(sp, G, classifier, code=part)
-                    for f, sp in zip(fixed, specs)]
+            dirs = [f.select(idx) if f is not None else resolve_direction(sp, G, classifier, code=part)
+                    for f, sp in zip(fixed, specs)]  # per-image directions: this batch's rows
             edit = edit_codes(G, part, dirs[0], strengths, rows_edited, dirs[1:])
             report = evaluate_edit(G, classifier, edit, target, refine)
         except KeyboardInterrupt:
