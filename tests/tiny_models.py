@@ -25,3 +25,49 @@ def tiny_classifier(resolution: int = 16, classes: int = 4, seed: int = 0) -> to
 
 #: ``file.py:attr`` spec of ``tiny_classifier``, for command-line tests
 TINY_CLASSIFIER_SPEC = f"{__file__}:tiny_classifier"
+class LinearGenerator(generators.Generator):
+    """A generator that is linear end to end, so edits have exact expected effects.
+
+    mapping: w = A z + b (the same w on every row); synthesis: W+ row l fills pixel row l of an image
+    (``num_ws`` x ``w_dim`` pixels, scaled by ``gain``). A classifier linear in pixels is then linear in W+.
+    """
+
+    def __init__(self, w_dim: int = 8, num_ws: int = 4, gain: float = 0.25, scales=None, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.z_dim = self.w_dim = w_dim
+        self.num_ws, self.resolution, self.channels = num_ws, max(num_ws, w_dim), 1
+        a = torch.linalg.qr(torch.randn(w_dim, w_dim, generator=g))[0]
+        if scales is not None:
+            a = a * torch.as_tensor(scales, dtype=torch.float32)[None, :]
+        self.register_buffer("A", a)
+        self.register_buffer("b", 0.1 * torch.randn(w_dim, generator=g))
+        self.gain = gain
+
+    def mapping(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None):
+        w = z @ self.A.T + self.b
+        w = self.b + truncation_psi * (w - self.b)
+        return w.unsqueeze(1).repeat(1, self.num_ws, 1)
+
+    def synthesis(self, ws, noise_mode="const", noise=None):
+        img = ws.new_zeros(ws.shape[0], 1, self.resolution, self.resolution)
+        img[:, 0, :self.num_ws, :self.w_dim] = self.gain * ws
+        return img
+
+    @property
+    def w_avg(self):
+        return self.b
+
+
+class PixelLinear(torch.nn.Module):
+    """Two classes: log-odds of class 1 = k * (v . pixels - bias), exactly linear in the image."""
+
+    def __init__(self, pixels: int, seed: int = 1, k: float = 4.0, bias: float = 0.0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.v = torch.nn.Parameter(torch.randn(pixels, generator=g) / pixels ** 0.5)
+        self.k, self.bias = k, bias
+
+    def forward(self, x):
+        s = self.k * (x.flatten(1) @ self.v - self.bias)
+        return torch.stack([torch.zeros_like(s), s], 1)

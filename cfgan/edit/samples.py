@@ -1,0 +1,135 @@
+"""Generated samples in W: the data every fitted direction, strength unit and surrogate is computed from.
+
+``w_samples`` maps seeded z codes (cheap: the mapping network only). ``labelled_samples`` also renders
+them and records the classifier's view (predicted class and probabilities): boundaries are fitted and
+surrogate trees are grown on these. Everything is seeded: the same seed gives the same samples.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+#: how many mapped samples measure a direction's spread (the unit of edit strengths)
+SCALE_SAMPLES = 10000
+
+_W_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def check_has_w(G) -> None:
+    if "w" not in getattr(G, "spaces", ()):
+        raise ValueError(f"{type(G).__name__} has no W space (no mapping network): latent edits need W")
+
+
+def random_classes(G, n: int, seed: int) -> Optional[torch.Tensor]:
+    """Seeded class vectors for a conditional generator (None for an unconditional one)."""
+    if not getattr(G, "c_dim", 0):
+        return None
+    g = torch.Generator().manual_seed(int(seed))
+    return G.one_hot(torch.randint(0, G.c_dim, (n,), generator=g))
+
+
+@torch.no_grad()
+def w_samples(G, n: int = SCALE_SAMPLES, seed: int = 0, truncation_psi: float = 1.0) -> torch.Tensor:
+    """``n`` W codes [n, w_dim] (float32, CPU) of ``G.sample_z(n, seed)``; cached per generator."""
+    check_has_w(G)
+    key = (int(n), int(seed), float(truncation_psi))
+    per_g = _W_CACHE.setdefault(G, {})
+    if key not in per_g:
+        z = G.sample_z(n, seed)
+        ws = G.mapping(z, random_classes(G, n, seed), truncation_psi=truncation_psi)[:, 0]
+        per_g[key] = ws.detach().float().cpu()
+    return per_g[key]
+
+
+@dataclass
+class LatentSamples:
+    """W codes of generated samples and what the classifier says about each image."""
+
+    ws: torch.Tensor  # [n, w_dim] float32 CPU
+    labels: torch.Tensor  # [n] predicted class
+    probs: torch.Tensor  # [n, K]
+    seed: int
+    truncation_psi: float = 1.0
+    class_names: Optional[List[str]] = None
+
+    def __len__(self) -> int:
+        return self.ws.shape[0]
+
+    def split(self, held_out: float = 0.25, seed: Optional[int] = None,
+              mask: Optional[torch.Tensor] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """(train, held-out) indices, stratified by label, seeded; ``mask`` restricts to some samples."""
+        from sklearn.model_selection import train_test_split
+
+        if not 0 < held_out < 1:
+            raise ValueError(f"held_out must be a fraction in (0, 1), got {held_out}")
+        idx = np.arange(len(self)) if mask is None else np.flatnonzero(mask.numpy())
+        labels = self.labels.numpy()[idx]
+        counts = np.bincount(labels)
+        stratify = labels if counts[counts > 0].min() >= 2 else None
+        train, test = train_test_split(idx, test_size=held_out, random_state=self.seed if seed is None else seed,
+                                       stratify=stratify)
+        return np.sort(train), np.sort(test)
+
+    def subset(self, index) -> "LatentSamples":
+        index = torch.as_tensor(np.asarray(index), dtype=torch.long)
+        return LatentSamples(self.ws[index], self.labels[index], self.probs[index], self.seed,
+                             self.truncation_psi, self.class_names)
+
+    def class_counts(self) -> dict:
+        counts = torch.bincount(self.labels, minlength=self.probs.shape[1]).tolist()
+        names = self.class_names or [str(k) for k in range(len(counts))]
+        return dict(zip(names, counts))
+
+
+@torch.no_grad()
+def labelled_samples(G, classifier, n: int = 4000, seed: int = 0, truncation_psi: float = 1.0,
+                     batch: int = 250, progress: Optional[Callable[[int, int, dict], None]] = None
+                     ) -> LatentSamples:
+    """Render ``n`` seeded samples and classify them (W codes, predicted class, probabilities).
+
+    Costs ``n`` generator and classifier evaluations, in batches of ``batch``.
+    """
+    check_has_w(G)
+    if n < 10:
+        raise ValueError(f"need at least 10 samples, got n={n}")
+    z_all = G.sample_z(n, seed, device="cpu")
+    c_all = random_classes(G, n, seed)
+    ws_out, probs_out = [], []
+    for s in range(0, n, batch):
+        z = z_all[s:s + batch].to(G.device)
+        c = None if c_all is None else c_all[s:s + batch]
+        ws = G.mapping(z, c, truncation_psi=truncation_psi)
+        images = G.synthesis(ws, noise_mode="const").float().clamp(-1, 1)
+        probs_out.append(classifier.probs(images).float().cpu())
+        ws_out.append(ws[:, 0].float().cpu())
+        if progress is not None:
+            progress(min(s + batch, n), n, {})
+    probs = torch.cat(probs_out)
+    return LatentSamples(torch.cat(ws_out), probs.argmax(1), probs, int(seed), float(truncation_psi),
+                         list(classifier.class_names) if getattr(classifier, "class_names", None) else None)
+
+
+def save_samples(path: str, samples: LatentSamples) -> str:
+    """Keep labelled samples to fit more boundaries or surrogates without rendering again."""
+    from .files import save_torch
+
+    return save_torch(path, {"format": "cfgan.samples", "version": 1, "ws": samples.ws, "labels": samples.labels,
+                             "probs": samples.probs, "seed": samples.seed,
+                             "truncation_psi": samples.truncation_psi, "class_names": samples.class_names})
+
+
+def load_samples(path: str) -> LatentSamples:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"samples file not found: {path}") from None
+    except Exception as err:
+        raise ValueError(f"{path} is not a readable cfgan samples file ({type(err).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != "cfgan.samples":
+        raise ValueError(f"{path} is not a cfgan samples file (format marker 'cfgan.samples' missing)")
+    return LatentSamples(payload["ws"], payload["labels"], payload["probs"], int(payload["seed"]),
+                         float(payload.get("truncation_psi", 1.0)), payload.get("class_names"))
