@@ -18,7 +18,7 @@ from cfgan.am.objectives import targets_from_options
 from cfgan.classifiers import Classifier
 from inversion import Rendered, latent_stats
 
-from tiny_models import make_tiny_generator
+TINY_G = dict(dim=16)
 
 
 class TinyNet(nn.Module):
@@ -33,11 +33,6 @@ class TinyNet(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x))
-
-
-@pytest.fixture(scope="module")
-def G():
-    return make_tiny_generator(16).eval().requires_grad_(False)
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,10 @@ from cfgan.cli import main
 from cfgan.data import load_image, save_image
 from inversion import load_latents
 
-from tiny_models import make_tiny_generator
-
 
 @pytest.fixture(scope="module")
-def tiny_generator(tmp_path_factory):
-    G = make_tiny_generator(32)
-    path = tmp_path_factory.mktemp("gen") / "tiny.pt"
-    generators.save(G, str(path))
-    return str(path)
+def tiny_generator(saved_generator):
+    return saved_generator(32)
 
 
 def test_info_reports_architecture_and_op_path(tiny_generator):

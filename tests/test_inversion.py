@@ -20,16 +20,7 @@ from inversion import (
     save_latents,
 )
 
-from tiny_models import make_tiny_generator
-
-
-@pytest.fixture(scope="module")
-def G():
-    g = make_tiny_generator(32)
-    for name, p in g.named_parameters():  # trained generators use their noise; fresh ones start at 0
-        if name.endswith("noise_strength"):
-            p.data.fill_(0.2)
-    return g.eval().requires_grad_(False)
+TINY_G = dict(dim=32, noise_strength=0.2)
 
 
 def test_recovers_own_samples_in_w_plus(G):

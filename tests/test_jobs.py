@@ -24,19 +24,17 @@ from cfgan.jobs.runner import MANIFEST, read_manifest
 from generators.files import atomic_write, write_json
 from inversion import LatentCode, load_latents, save_latents
 
-from tiny_models import TINY_CLASSIFIER_SPEC, make_tiny_generator, tiny_classifier
+from tiny_models import TINY_CLASSIFIER_SPEC, tiny_classifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, saved_generator):
     """(generator file, three image files of its samples, the loaded generator)."""
     root = tmp_path_factory.mktemp("jobs")
-    G = make_tiny_generator(16)
-    gen = root / "tiny.pt"
-    generators.save(G, gen)
-    G = generators.load(str(gen))
+    gen = saved_generator(16)
+    G = generators.load(gen)
     images = []
     with torch.no_grad():
         for i, img in enumerate(G.sample(3, seed=5).clamp(-1, 1)):

@@ -16,17 +16,13 @@ from cfgan.paths.probe import OWNERS, Probe, target_log_odds, with_owners
 from cfgan.paths.result import finalize
 from inversion import LatentCode
 
-from tiny_models import make_tiny_generator
-
 SEEDS = [0, 1, 3]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def G():
-    return make_tiny_generator(32).eval().requires_grad_(False)
+TINY_G = dict(dim=32)
 
 
 class Brightness(nn.Module):

@@ -4,15 +4,22 @@ import torch
 import generators
 
 
-def make_tiny_generator(dim: int = 32, resolution: int = 16, seed: int = 0) -> generators.StyleGAN2Generator:
+def make_tiny_generator(dim: int = 32, resolution: int = 16, seed: int = 0,
+                        noise_strength: float = 0.0) -> generators.StyleGAN2Generator:
     """A seeded, untrained StyleGAN2 small enough that a test optimises it in well under a second.
 
     ``dim`` is both the latent width and the widest feature map, so one knob sizes the whole network.
+    ``noise_strength``: trained generators use their noise inputs; fresh ones start at 0.
     """
     torch.manual_seed(seed)
-    return generators.StyleGAN2Generator(
+    G = generators.StyleGAN2Generator(
         z_dim=dim, c_dim=0, w_dim=dim, img_resolution=resolution, img_channels=1,
         mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=16 * dim, channel_max=dim))
+    if noise_strength:
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.data.fill_(noise_strength)
+    return G
 
 
 def tiny_classifier(resolution: int = 16, classes: int = 4, seed: int = 0) -> torch.nn.Module:
