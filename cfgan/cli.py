@@ -63,8 +63,8 @@ def _schedule(text: str, frames: int):
 def _device(name: str) -> str:
     import torch
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "auto":  # under torchrun each process takes its own GPU
+        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):

@@ -20,7 +20,7 @@ from cfgan.cli import main
 from cfgan.data import save_image
 from cfgan.jobs import BatchOutput, Item, Job, JobError, run_job
 from cfgan.jobs.items import SeedList, file_keys
-from cfgan.jobs.runner import MANIFEST, read_manifest
+from cfgan.jobs.runner import LEDGER, read_ledger
 from generators.files import atomic_write, write_json
 from inversion import LatentCode, load_latents, save_latents
 
@@ -164,13 +164,13 @@ def test_a_folder_that_is_not_a_run_is_left_alone(tmp_path):
 def test_a_torn_manifest_line_is_dropped_and_its_item_redone(tmp_path):
     out = tmp_path / "run"
     run_job(Counting(4), out)
-    manifest = out / MANIFEST
+    manifest = out / LEDGER
     lines = manifest.read_bytes().splitlines(keepends=True)
     manifest.write_bytes(b"".join(lines[:2]) + lines[2][:10])  # killed while appending item2's line
-    assert sorted(read_manifest(out)) == ["item0", "item1"]
+    assert sorted(read_ledger(out)) == ["item0", "item1"]
     again = Counting(4)
     run_job(again, out)
-    assert again.computed == [2, 3] and len(read_manifest(out)) == 4
+    assert again.computed == [2, 3] and len(read_ledger(out)) == 4
 
 
 def test_same_named_files_and_repeated_paths_get_distinct_folders(tmp_path):
@@ -230,14 +230,14 @@ def test_kill_minus_9_at_random_points_then_resume_equals_an_uninterrupted_run(t
         time.sleep(rng.uniform(0.3, full))
         proc.kill()  # SIGKILL: no handler runs, no cleanup
         proc.wait()
-        for entry in read_manifest(out).values():  # everything the manifest names is complete
+        for entry in read_ledger(out).values():  # everything the manifest names is complete
             assert (out / entry["key"] / "report.json").is_file()
     subprocess.run(command(out), check=True, capture_output=True, env=env, timeout=300)
     assert not (out / ".staging").exists()
-    ref_entries, got_entries = read_manifest(reference), read_manifest(out)
+    ref_entries, got_entries = read_ledger(reference), read_ledger(out)
     assert sorted(got_entries) == sorted(ref_entries) and len(got_entries) == 6
     assert all(e["status"] == "done" for e in got_entries.values())
-    assert len((out / MANIFEST).read_text().splitlines()) >= 6
+    assert len((out / LEDGER).read_text().splitlines()) >= 6
     for key, entry in ref_entries.items():
         assert got_entries[key]["record"] == entry["record"], key
         assert _files_of(out / key) == _files_of(reference / key)
@@ -363,3 +363,24 @@ def test_two_writers_of_one_file_use_different_temporary_names(tmp_path):
     for t in threads:
         t.join()
     assert not errors and json.loads(target.read_text())["k"] in range(4)
+
+
+# -- scale-out: torchrun shards the items, rank 0 merges ----------------------------------------------------------
+@pytest.mark.slow
+def test_two_process_torchrun_gives_the_one_process_ledger(tiny, tmp_path):
+    gen, _, _ = tiny
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    args = ["-m", "cfgan", "generate", "-g", gen, "--seeds", "0-6", "--batch", "2", "--device", "cpu"]
+    subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")], check=True, capture_output=True,
+                   env=env, timeout=120)
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                          "--master_port", str(29500 + os.getpid() % 1000), *args, "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, env=env, timeout=180)
+    assert two.returncode == 0, two.stdout + two.stderr
+    one_ledger = (tmp_path / "one" / LEDGER).read_text()
+    assert (tmp_path / "two" / LEDGER).read_text() == one_ledger and not list((tmp_path / "two").glob("items.rank*"))
+    for seed in range(7):
+        a = (tmp_path / "one" / f"seed{seed:05d}.png").read_bytes()
+        assert (tmp_path / "two" / f"seed{seed:05d}.png").read_bytes() == a
+    one, two = (json.loads((tmp_path / name / "summary.json").read_text()) for name in ("one", "two"))
+    assert one["items"] == two["items"] and two["complete"] and two["done"] == 7

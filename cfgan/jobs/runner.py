@@ -6,9 +6,10 @@ A run folder holds:
   resumes; anything else is refused unless ``overwrite`` is set, so two runs never mix in one folder.
 - ``<item>/``: one folder per finished work item, built in ``.staging/`` and renamed into place in one step,
   so an item folder is either complete or absent, even after ``kill -9``.
-- ``manifest.jsonl``: one line per written item (``done``, or ``partial`` when the run was interrupted
-  while the item was being optimised). It is the truth on resume: ``done`` items are skipped, everything
-  else is redone; a torn last line (a kill during the append) is dropped.
+- ``items.jsonl``: the ledger, one line per written item (``done``, or ``partial`` when the run was
+  interrupted while the item was being optimised). It is the truth on resume: ``done`` items are skipped,
+  everything else is redone; a torn last line (a kill during the append) is dropped. Under ``torchrun``
+  each rank keeps ``items.rank<R>.jsonl`` and rank 0 merges them at the end (``distributed.py``).
 - ``summary.json``: rewritten after every batch; ``complete`` is true only when every item is done.
 
 Ctrl-C (or SIGTERM) lets the current batch's optimisation stop early; its items are written and marked
@@ -28,13 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
-from generators.files import write_json
+from generators.files import atomic_write, write_json
 
+from . import distributed
+from .distributed import Ranks
 from .progress import Progress
 
 RUN_FORMAT = "cfgan.run"
 RUN_VERSION = 1
-JOB_FILE, MANIFEST, SUMMARY, STAGING = "job.json", "manifest.jsonl", "summary.json", ".staging"
+JOB_FILE, LEDGER, SUMMARY, STAGING = "job.json", "items.jsonl", "summary.json", ".staging"
 EXIT_INTERRUPTED = 130
 
 
@@ -170,22 +173,18 @@ def _clear(out: Path) -> None:
             child.unlink()
 
 
-def read_manifest(out: Path) -> Dict[str, dict]:
-    """key -> latest manifest entry; a torn last line is cut off so later appends stay readable."""
-    path = out / MANIFEST
-    if not path.is_file():
-        return {}
-    entries: Dict[str, dict] = {}
+def _read_ledger_file(path: Path) -> List[dict]:
+    """Entries of one ledger file; a torn last line is cut off so later appends stay readable."""
+    entries: List[dict] = []
     raw = path.read_bytes()
     good = 0
     for line in raw.splitlines(keepends=True):
         if not line.endswith(b"\n"):
             break
         try:
-            entry = json.loads(line)
+            entries.append(json.loads(line))
         except ValueError:
             break
-        entries[entry["key"]] = entry
         good += len(line)
     if good != len(raw):
         with open(path, "r+b") as f:
@@ -193,11 +192,36 @@ def read_manifest(out: Path) -> Dict[str, dict]:
     return entries
 
 
-def _append_manifest(out: Path, entry: dict) -> None:
-    with open(out / MANIFEST, "a") as f:
+def read_ledger(out: Path) -> Dict[str, dict]:
+    """key -> the item's entry across every ledger file of the run (a ``done`` entry beats a partial one)."""
+    entries: Dict[str, dict] = {}
+    for path in sorted(Path(out).glob("items*.jsonl")):
+        for entry in _read_ledger_file(path):
+            old = entries.get(entry["key"])
+            if old is None or entry.get("status") == "done" or old.get("status") != "done":
+                entries[entry["key"]] = entry
+    return entries
+
+
+def _ledger_path(out: Path, ranks: Ranks) -> Path:
+    return out / (LEDGER if ranks.world == 1 else f"items.rank{ranks.rank}.jsonl")
+
+
+def _append_ledger(path: Path, entry: dict) -> None:
+    with open(path, "a") as f:
         f.write(json.dumps(entry, default=str) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def _merge_ledgers(out: Path, entries: Dict[str, dict]) -> None:
+    """One ``items.jsonl`` in stream order replaces the per-rank files (rank 0, at the end of a run)."""
+    ordered = sorted(entries.values(), key=lambda e: e["index"])
+    with atomic_write(out / LEDGER) as f:
+        for entry in ordered:
+            f.write(json.dumps(entry, default=str) + "\n")
+    for path in out.glob("items.rank*.jsonl"):
+        path.unlink()
 
 
 def _commit_item(out: Path, key: str, staging: Path, layout: str) -> None:
@@ -235,11 +259,11 @@ def _interruptible():
             signal.signal(sig, old)
 
 
-def _batches(items: Iterator[Item], size: int, skip: Sequence[str]) -> Iterator[List[Item]]:
+def _batches(items: Iterator[Item], size: int, skip: Sequence[str], ranks: Ranks) -> Iterator[List[Item]]:
     skip = set(skip)
     batch: List[Item] = []
     for item in items:
-        if item.key in skip:
+        if item.key in skip or not ranks.owns(item.index):
             continue
         batch.append(item)
         if len(batch) == size:
@@ -249,25 +273,46 @@ def _batches(items: Iterator[Item], size: int, skip: Sequence[str]) -> Iterator[
         yield batch
 
 
+def _prepare(out: Path, job: Job, overwrite: bool, ranks: Ranks) -> bool:
+    """Rank 0 opens the run folder (others wait, then join the same run); every rank gets its error."""
+    outcome: Any = None
+    if ranks.leader:
+        try:
+            outcome = open_run(out, job, overwrite)
+            shutil.rmtree(out / STAGING, ignore_errors=True)
+        except JobError as err:
+            outcome = err
+    outcome = distributed.broadcast(ranks, outcome)
+    if isinstance(outcome, JobError):
+        raise outcome
+    return bool(outcome)
+
+
 # -- running ----------------------------------------------------------------------------------------------
 def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress] = None,
             log: Optional[Callable[[str], None]] = None) -> JobReport:
-    """Run ``job`` into the folder ``out``: resume what is there, write each item atomically, summarise."""
+    """Run ``job`` into the folder ``out``: resume what is there, write each item atomically, summarise.
+
+    Under ``torchrun`` every process calls this with the same arguments and takes its share of the items.
+    """
     out = Path(out)
-    resumed = open_run(out, job, overwrite)
-    shutil.rmtree(out / STAGING, ignore_errors=True)
-    entries = read_manifest(out) if resumed else {}
+    ranks = distributed.current()
+    resumed = _prepare(out, job, overwrite, ranks)
+    entries = read_ledger(out) if resumed else {}
     done_keys = [k for k, e in entries.items() if e.get("status") == "done"]
     total = job.count()
     progress = progress or Progress(job.command, enabled=False)
+    if not ranks.leader:
+        progress.desc = f"{progress.desc} (rank {ranks.rank})"
     progress.start(total, len(done_keys))
-    if resumed and log:
+    if resumed and log and ranks.leader:
         log(f"resuming {out}: {len(done_keys)} of {total} items already done")
+    ledger = _ledger_path(out, ranks)
     started = time.perf_counter()
     interrupted = False
     try:
         with _interruptible():
-            for batch in _batches(job.items(), max(1, job.batch_size), done_keys):
+            for batch in _batches(job.items(), max(1, job.batch_size), done_keys, ranks):
                 try:
                     result = job.run(batch, progress.step)
                 except KeyboardInterrupt:
@@ -280,11 +325,12 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
                     record = job.write(item, output, staging)
                     _commit_item(out, item.key, staging, job.layout)
                     entry = {"key": item.key, "index": item.index, "status": status, "record": record}
-                    _append_manifest(out, entry)
+                    _append_ledger(ledger, entry)
                     entries[item.key] = entry
                     if status == "done":
                         progress.item_done(item.key, job.describe(record))
-                _write_summary(out, job, entries, total, result.interrupted, time.perf_counter() - started)
+                if ranks.world == 1:
+                    _write_summary(out, job, entries, total, result.interrupted, time.perf_counter() - started)
                 if result.interrupted:
                     interrupted = True
                     break
@@ -292,8 +338,15 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
         interrupted = True
     finally:
         progress.close()
-    summary = _write_summary(out, job, entries, total, interrupted, time.perf_counter() - started, final=True)
-    shutil.rmtree(out / STAGING, ignore_errors=True)
+    interrupted = distributed.any_rank(ranks, interrupted)  # also waits for every rank to finish its share
+    summary: dict = {}
+    if ranks.leader:
+        if ranks.world > 1:
+            entries = read_ledger(out)
+            _merge_ledgers(out, entries)
+        summary = _write_summary(out, job, entries, total, interrupted, time.perf_counter() - started, final=True)
+        shutil.rmtree(out / STAGING, ignore_errors=True)
+    summary = distributed.broadcast(ranks, summary)
     return JobReport(out, total, summary["done"], summary["partial"], interrupted, summary)
 
 
