@@ -29,6 +29,7 @@ from cfgan.edit import (
     w_samples,
 )
 from inversion import LatentCode, load_latents
+from inversion.latents import STATS_SAMPLES, STATS_SEED
 
 from tiny_models import LinearGenerator, PixelLinear, make_tiny_generator
 
@@ -55,6 +56,11 @@ def log_odds(G, clf, code):
     with torch.no_grad():
         logits = clf(code.render(G))
     return logits[:, 1] - logits[:, 0]
+
+
+def stats_samples(G):
+    """The W codes ``inversion.latent_stats`` measures the spread of W on (the unit of strengths)."""
+    return w_samples(G, STATS_SAMPLES, STATS_SEED)
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +163,7 @@ def test_strength_moves_log_odds_by_strength_times_sigma_times_gradient_norm(LG,
     expected = torch.tensor(strengths)[None] * edit.sigma[:, None] * c.norm()
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
     # sigma: sqrt(k * sum over the k edited rows of the variance of W along each row's shift)
-    ws = w_samples(LG).double()
+    ws = stats_samples(LG).double()
     u = (c / c.norm()).double()
     expected_sigma = (LG.num_ws * sum((ws @ u[r]).var() for r in range(LG.num_ws))).sqrt()
     torch.testing.assert_close(edit.sigma[0].double(), expected_sigma, rtol=1e-5, atol=0)
@@ -170,7 +176,7 @@ def test_rows_pulling_apart_do_not_cancel_in_the_strength_unit(LG):
     rows[0], rows[1] = v, -v
     edit = edit_codes(LG, LatentCode.from_seeds(LG, [0], "w"), Direction("apart", "file", rows), [2.0], "0-1")
     delta = (edit.code.values - edit.start.values)[0]
-    sd = (w_samples(LG) @ v).std()
+    sd = (stats_samples(LG) @ v).std()
     # each edited row moves 2 std of W along its own shift, as a W direction on one row would
     torch.testing.assert_close(delta[0], 2 * sd * v, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(delta[1], -2 * sd * v, rtol=1e-4, atol=1e-6)
@@ -202,7 +208,7 @@ def test_w_direction_on_fewer_rows_moves_each_edited_row_as_far(LG):
     torch.testing.assert_close(dpart[:, 1:3], dfull[:, 1:3], rtol=1e-5, atol=1e-6)
     # and a full-range W edit moves every row by 1.5 std of W along u
     un = u / u.norm()
-    sd = (w_samples(LG) @ un).std()
+    sd = (stats_samples(LG) @ un).std()
     torch.testing.assert_close((dfull[0, 0] @ un), 1.5 * sd, rtol=1e-4, atol=0)
 
 
