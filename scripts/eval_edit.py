@@ -30,8 +30,8 @@ import torch
 import generators
 from cfgan.classifiers import load_classifier
 from cfgan.edit import class_direction, edit_codes, evaluate_edit, fit_boundary, labelled_samples, parse_strengths
-from cfgan.edit.files import write_json
 from cfgan.surrogate import fit_surrogate, run_surrogate, surrogate_directions
+from generators.files import write_json
 from inversion import LatentCode
 
 PAIRS = (("Sneaker", "Sandal"), ("Pullover", "Coat"))

@@ -63,6 +63,10 @@ def stats_samples(G):
     return w_samples(G, STATS_SAMPLES, STATS_SEED)
 
 
+def edit_json(out):
+    return json.loads((out / "edit.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def SG():
     return make_tiny_generator(16).eval().requires_grad_(False)
@@ -400,14 +404,16 @@ def test_run_edit_writes_everything_consistently(SG, sg_clf, tmp_path):
     out = tmp_path / "edit"
     summary = run_edit(SG, sg_clf, code, "class:cat", "-1:2:4", str(out), layers="0-3", keep=["pca:0"],
                        names=["a", "b", "c"], batch=2, refine=3, fps=2)
-    for f in ("edit.json", "latents.pt", "grid.png", "grid_labelled.png", "direction.pt", "videos/a.mp4",
-              "videos/c.gif"):
+    for f in ("edit.json", "latents.pt", "grid.png", "grid_labelled.png", "direction.pt", "a/edit.mp4",
+              "c/edit.gif", "b/filmstrip.png", "b/frames/frame_003.png", "b/latents.pt", "b/direction.pt"):
         assert (out / f).is_file(), f
-    report = json.loads((out / "edit.json").read_text())
+    report = edit_json(out)
     assert report["images"] == 3 and report["target"] == "cat" and report["strengths"] == [-1.0, 0.0, 1.0, 2.0]
     assert report["settings"]["layers"] == [0, 1, 2, 3] and report["settings"]["keep"][0]["name"] == "pca:0"
     rows = report["images_detail"]
     assert [r["name"] for r in rows] == ["a", "b", "c"] and all(len(r["frames"]) == 4 for r in rows)
+    assert [json.loads((out / r["name"] / "report.json").read_text())["frames"] for r in rows] == \
+        [r["frames"] for r in rows]  # each image's folder has its own row
     for r in rows:
         assert all(abs(sum(f["probs"]) - 1) < 1e-4 for f in r["frames"])
         if r["crossing_strength"] is not None:
@@ -425,16 +431,22 @@ def test_run_edit_writes_everything_consistently(SG, sg_clf, tmp_path):
     names = sg_clf.class_names
     assert [names[k] for k in pred] == [f["class"] for r in rows for f in r["frames"]]
     assert summary["crossed"] == sum(r["crossing_strength"] is not None for r in rows)
+    assert summary["complete"] and [i["key"] for i in summary["items"]] == ["a", "b", "c"]
+    # the joined per-image direction is each image's gradient, whatever batch it was computed in
+    joined = load_direction(str(out / "direction.pt"), SG)
+    assert joined.per_image and len(joined) == 3 and len(joined.provenance["gradient_norm"]) == 3
 
 
 def test_run_edit_is_deterministic_with_a_boundary(LG, lin_clf, tmp_path):
     code = LatentCode.from_seeds(LG, [0, 1], "w")
     kwargs = dict(n_samples=400, seed=3, videos=False, refine=2)
-    a = run_edit(LG, lin_clf, code, "boundary:neg->pos", "0:2:3", str(tmp_path / "a"), **kwargs)
-    b = run_edit(LG, lin_clf, code, "boundary:neg->pos", "0:2:3", str(tmp_path / "b"), **kwargs)
+    run_edit(LG, lin_clf, code, "boundary:neg->pos", "0:2:3", str(tmp_path / "a"), **kwargs)
+    run_edit(LG, lin_clf, code, "boundary:neg->pos", "0:2:3", str(tmp_path / "b"), **kwargs)
+    a, b = edit_json(tmp_path / "a"), edit_json(tmp_path / "b")
     assert a["direction"] == b["direction"] and a["images_detail"] == b["images_detail"]
     assert a["direction"]["provenance"]["held_out_accuracy"] >= 0.95
-    assert not os.path.exists(tmp_path / "a" / "videos")
+    assert a["settings"]["samples"]["n"] == 400 and a["target"] == "pos"
+    assert not list((tmp_path / "a").glob("*/edit.mp4")) and (tmp_path / "a" / "latent0000" / "filmstrip.png").is_file()
     da = load_direction(str(tmp_path / "a" / "direction.pt"), LG)
     assert da.kind == "boundary" and da.target == "pos"
 
@@ -456,9 +468,9 @@ def test_edit_latent_file_names_images_after_their_files(SG, sg_clf, tmp_path):
     code = LatentCode.from_seeds(SG, [5, 6], "w")
     path = save_latents(str(tmp_path / "inv" / "latents.pt"), code, SG,
                         extra={"files": ["shoes/left.png", "other/left.png"]})
-    summary = edit_latent_file(SG, sg_clf, path, "pca:1", "-1,1", str(tmp_path / "out"), target="ant", videos=False,
-                               refine=0)
-    assert [r["name"] for r in summary["images_detail"]] == ["left", "left_1"]
+    edit_latent_file(SG, sg_clf, path, "pca:1", "-1,1", str(tmp_path / "out"), target="ant", videos=False, refine=0)
+    summary = edit_json(tmp_path / "out")
+    assert [r["name"] for r in summary["images_detail"]] == ["shoes_left", "other_left"]  # as cross names them
     assert summary["settings"]["latent_file"] == os.path.abspath(path) and summary["target"] == "ant"
     with pytest.warns(UserWarning, match="pivotal tuning"):
         save_latents(path, code, SG, extra={"tuned_generator": "g_pti.pt"})
@@ -468,8 +480,9 @@ def test_edit_latent_file_names_images_after_their_files(SG, sg_clf, tmp_path):
 def test_run_edit_takes_per_image_directions_in_batches(SG, sg_clf, tmp_path):
     code = LatentCode.from_seeds(SG, [0, 1, 2], "w")
     grad = class_direction(SG, sg_clf, code, "bee")
-    one = run_edit(SG, sg_clf, code, grad, "0.5", str(tmp_path / "one"), batch=1, videos=False, refine=0)
-    spec = run_edit(SG, sg_clf, code, "class:bee", "0.5", str(tmp_path / "spec"), batch=3, videos=False, refine=0)
+    run_edit(SG, sg_clf, code, grad, "0.5", str(tmp_path / "one"), batch=1, videos=False, refine=0)
+    run_edit(SG, sg_clf, code, "class:bee", "0.5", str(tmp_path / "spec"), batch=3, videos=False, refine=0)
+    one, spec = edit_json(tmp_path / "one"), edit_json(tmp_path / "spec")
     for a, b in zip(one["images_detail"], spec["images_detail"]):  # batch size changes only float rounding
         assert a["sigma"] == pytest.approx(b["sigma"], rel=1e-5)
         assert a["frames"][0]["probs"] == pytest.approx(b["frames"][0]["probs"], abs=1e-4)
