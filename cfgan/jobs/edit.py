@@ -84,6 +84,9 @@ class EditJob(Job):
             except ValueError as err:
                 raise _option_error(option, err) from None
         self._load_codes(codes, names)
+        if getattr(classifier, "num_classes", 0) is None:  # learn the class count now, so class checks are exact
+            with torch.no_grad():
+                classifier.probs(self.code.select([0]).render(G).float().clamp(-1, 1))
         self._check_class_specs()
         self.samples = samples
         if self.samples is None and any(isinstance(s, DirectionSpec) and s.needs_samples for s in self.specs):
