@@ -126,8 +126,8 @@ def main(argv=None):
               + ", ".join(f"d{k} {v['held_out']:.3f}" for k, v in sorted(s.fidelity.items()))
               + f" (majority baseline {s.baseline:.3f})", flush=True)
         if args.figure_dir:
-            run_surrogate(G, clf, os.path.join(args.figure_dir, kind), directions=kind, k=args.pca_k,
-                          depth=args.figure_depth, samples=samples, seed=args.seed)
+            run_surrogate(G, clf, os.path.join(args.figure_dir, kind), directions=kind, overwrite=True,
+                          k=args.pca_k, depth=args.figure_depth, samples=samples, seed=args.seed)
     metrics["seconds"] = time.perf_counter() - t0
     write_json(os.path.join(args.out, "metrics.json"), metrics)
     print(f"done in {metrics['seconds']:.0f} s; {os.path.join(args.out, 'metrics.json')}")

@@ -232,7 +232,7 @@ class EditJob(Job):
         if record["already_target"]:
             return f"already {self._class_name(self.target)}"
         if record["crossing_strength"] is None:
-            return f"did not cross (start {record['start_class']})"
+            return f"{record['start_class']}, did not cross"
         return f"{record['start_class']} -> {record['crossed_to']} at {record['crossing_strength']:+.2f} sigma"
 
     def _direction(self, out: Path, ordered: List[dict]) -> Direction:

@@ -163,9 +163,9 @@ class SurrogateJob(Job):
 
     def describe(self, record: dict) -> str:
         fidelity = record["fidelity_by_depth"][str(record["depth"])]["held_out"]
-        return (f"depth {record['depth']}: held-out fidelity {fidelity:.3f} "
-                f"(majority baseline {record['majority_baseline']:.3f})")
+        return (f"depth {record['depth']}, held-out fidelity {fidelity:.3f}, "
+                f"majority baseline {record['majority_baseline']:.3f}")
 
     def finish(self, out: Path, records: dict) -> dict:
         record = records.get("surrogate")
-        return {} if record is None else {k: v for k, v in record.items()}
+        return dict(record) if record else {}
