@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import warnings
 
@@ -98,6 +99,23 @@ def _load_classifier(spec: str, device: str, flag: str = "--classifier"):
         return load_classifier(spec, device=device)
     except (ValueError, FileNotFoundError, ImportError, TypeError) as err:
         _fail(RuntimeError(f"{flag}: {err}"))
+
+
+def _build(make_job):
+    """``make_job()``, with a problem in one option's value (a ``JobError`` saying ``--option: problem``) as a
+    click error naming that option, and any other problem as a plain error: never a traceback."""
+    from cfgan.classifiers import ClassifierError
+    from cfgan.jobs import JobError
+
+    try:
+        return make_job()
+    except JobError as err:
+        option, sep, problem = str(err).partition(": ")
+        if sep and re.fullmatch(r"--[a-z][a-z-]*", option):
+            raise click.BadParameter(problem, param_hint=option) from None
+        _fail(err)
+    except (ValueError, FileNotFoundError, ClassifierError) as err:
+        _fail(err)
 
 
 def _run(job, out: str, overwrite: bool, desc: str):
@@ -376,6 +394,81 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
     s = report.summary
     click.echo(f"{s.get('crossed', 0)}/{s.get('paths', 0)} paths crossed, {s.get('monotone', 0)} monotone "
                f"({method}, {frames} frames); results in {os.path.abspath(out)}")
+
+
+@main.command(name="edit")
+@click.argument("latent_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--generator", "-g", required=True, help="generator file, zoo:NAME or module:attr")
+@click.option("--classifier", "-c", required=True, help="classifier file, zoo:NAME or module:attr")
+@click.option("--direction", required=True,
+              help="class:NAME (the classifier's gradient at each image), boundary:NAME (NAME vs the rest), "
+                   "'boundary:A->B', pca:K (K-th principal component of W) or a .npy/.pt file")
+@click.option("--strengths", default="-3:3:7", show_default=True,
+              help="START:STOP:COUNT or a comma list, in sigma (standard deviations of W along the edit)")
+@click.option("--layers", default="all", show_default=True,
+              help="W+ rows to edit: all, coarse, middle, fine, or rows like 0-5 or 0-2,6")
+@click.option("--keep", multiple=True, help="a direction (same forms) whose attribute stays fixed, repeatable")
+@click.option("--target", default=None, help="class whose crossing is reported (default: the direction's own)")
+@click.option("--samples", default=4000, show_default=True, type=click.IntRange(10),
+              help="generated samples a boundary direction is fitted on")
+@click.option("--refine", default=6, show_default=True, type=click.IntRange(0),
+              help="bisection rounds locating each crossing strength between frames")
+@click.option("--fps", default=4.0, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--videos/--no-videos", default=True, show_default=True, help="an mp4 and a gif per image")
+@click.option("--batch", default=16, show_default=True, type=click.IntRange(1), help="images edited at once")
+@click.option("--seed", default=0, show_default=True, type=int, help="seed of the boundary samples and PCA")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@overwrite_option
+@device_option
+def edit_command(latent_file, generator, classifier, direction, strengths, layers, keep, target, samples, refine,
+                 fps, videos, batch, seed, out, overwrite, device):
+    """Latent edits: move the codes of LATENT_FILE (from invert, cross or am) along one direction at each
+    strength and classify every frame. Writes per image OUT/<name>/ (frames, filmstrip, edit.mp4/gif, latents,
+    report.json) and OUT/latents.pt, grid.png, grid_labelled.png, direction.pt and edit.json."""
+    from cfgan.jobs.edit import EditJob
+
+    device = _device(device)
+    G = _load_generator(generator, device)
+    clf = _load_classifier(classifier, device)
+    job = _build(lambda: EditJob(G, clf, latent_file, direction, strengths, layers, keep, target, n_samples=samples,
+                                 seed=seed, refine=refine, fps=fps, videos=videos, batch=batch, log=click.echo))
+    s = _run(job, out, overwrite, "edit").summary
+    eligible = s["done"] - s.get("already_target", 0)
+    into = f" into {s['target']}" if s.get("target") else " out of their start class"
+    median = s.get("median_crossing_strength")
+    click.echo(f"{s.get('crossed', 0)}/{eligible} images crossed{into}"
+               + (f" (median strength {median:+.2f} sigma)" if median is not None else "")
+               + f"; results in {os.path.abspath(out)} (grid_labelled.png, edit.json)")
+
+
+@main.command()
+@click.option("--generator", "-g", required=True, help="generator file, zoo:NAME or module:attr")
+@click.option("--classifier", "-c", required=True, help="classifier file, zoo:NAME or module:attr")
+@click.option("--depth", default=4, show_default=True, type=click.IntRange(1, 8), help="depth of the drawn tree")
+@click.option("--directions", default="boundary", show_default=True, type=click.Choice(["boundary", "pca"]),
+              help="features: one fitted boundary per class vs the rest, or W's first --k principal components")
+@click.option("--k", default=8, show_default=True, type=click.IntRange(1), help="PCA components (--directions pca)")
+@click.option("--samples", default=4000, show_default=True, type=click.IntRange(10),
+              help="generated samples, rendered and classified (a quarter held out to measure fidelity)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@overwrite_option
+@device_option
+def surrogate(generator, classifier, depth, directions, k, samples, seed, out, overwrite, device):
+    """A global surrogate: a shallow decision tree that predicts the classifier from a few latent directions,
+    its fidelity by depth on held-out samples, and each split drawn as an edit. Writes OUT/surrogate.json,
+    tree.png, strips/node_XX.png and directions.pt."""
+    from cfgan.jobs.surrogate import SurrogateJob
+
+    device = _device(device)
+    G = _load_generator(generator, device)
+    clf = _load_classifier(classifier, device)
+    job = _build(lambda: SurrogateJob(G, clf, directions, k=k, depth=depth, n_samples=samples, seed=seed))
+    s = _run(job, out, overwrite, "surrogate").summary
+    fidelity = s["fidelity_by_depth"][str(depth)]["held_out"]
+    click.echo(f"depth-{depth} tree over {len(s['features'])} {directions} directions agrees with the classifier on "
+               f"{fidelity:.1%} of held-out samples (majority baseline {s['majority_baseline']:.1%}); "
+               f"results in {os.path.abspath(out)} (tree.png, surrogate.json)")
 
 
 @main.command()

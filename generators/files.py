@@ -1,4 +1,4 @@
-"""File facts and writes every layer of cfgan shares: checksums, TorchScript detection, atomic writes.
+"""File facts and writes every layer of cfgan shares: checksums, TorchScript detection, atomic writes, JSON.
 
 A result file is either complete or absent: each write goes to a unique temporary name in the target's
 folder (so two runs writing into one folder never collide) and is renamed over the target in one step.
@@ -15,6 +15,16 @@ from pathlib import Path
 from typing import IO, Any, Iterator, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: new files get the permissions a plain ``open`` would give them (mkstemp's are private to the owner)
+_FILE_MODE = 0o666 & ~_read_umask()
 
 
 def file_sha256(path: PathLike, chunk_size: int = 1 << 20) -> str:
@@ -39,19 +49,19 @@ def is_torchscript(path: PathLike) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_write(path: PathLike, mode: str = "w", encoding: str = "utf-8") -> Iterator[IO]:
-    """Open a unique temporary file beside ``path``; on success it replaces ``path`` in one rename.
+def atomic_path(path: PathLike) -> Iterator[str]:
+    """A unique temporary path beside ``path`` with the same suffix, for writers that take a file name and
+    choose the format from it (imageio, matplotlib, numpy); on success it replaces ``path`` in one rename.
 
     On any exception (Ctrl-C included) the temporary file is removed and ``path`` is left as it was.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": encoding})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -59,7 +69,27 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str = "utf-8") -> It
         raise
 
 
-def write_json(path: PathLike, data: Any, default=str) -> Path:
+@contextlib.contextmanager
+def atomic_write(path: PathLike, mode: str = "w", encoding: str = "utf-8") -> Iterator[IO]:
+    """Open a unique temporary file beside ``path`` (``atomic_path``); flushed to disk, it replaces ``path``."""
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": encoding})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def json_default(value: Any) -> Any:
+    """What JSON cannot hold as is: tensors, arrays and numpy scalars as numbers or lists, sets as lists,
+    anything else as its text."""
+    if hasattr(value, "tolist"):  # torch tensors, numpy arrays and numpy scalars
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    return str(value)
+
+
+def write_json(path: PathLike, data: Any, default=json_default) -> Path:
     """``data`` as indented JSON, atomically (values JSON cannot hold go through ``default``)."""
     with atomic_write(path) as f:
         json.dump(data, f, indent=2, default=default)

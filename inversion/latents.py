@@ -166,7 +166,9 @@ class LatentStats:
     """How codes of one space are distributed, measured once on random samples.
 
     Step sizes (paths), the jitter added early in projection, the AM prior's scale and AM's clipping
-    range all derive from these numbers, so every method agrees on what "a typical step" means.
+    range all derive from these numbers, so every method agrees on what "a typical step" means. The
+    covariance gives the spread along any direction: ``u @ covariance @ u`` is the variance along a unit
+    vector u (its square root is the unit of latent-edit strengths).
     """
 
     space: str
@@ -174,6 +176,7 @@ class LatentStats:
     coord_std: float            # root-mean-square spread per coordinate around ``centre``
     low: torch.Tensor           # [D] per-coordinate lower quantile
     high: torch.Tensor          # [D] per-coordinate upper quantile
+    covariance: torch.Tensor    # [D, D] float64 covariance of the samples (around their own mean)
 
     @property
     def total_std(self) -> float:
@@ -220,6 +223,8 @@ def latent_stats(G: Generator, space: str) -> LatentStats:
     coord_std = 1.0 if key == "z" else float((values - centre).pow(2).mean().sqrt())
     low = torch.quantile(values, STATS_QUANTILE, dim=0)
     high = torch.quantile(values, 1 - STATS_QUANTILE, dim=0)
-    stats = LatentStats(key, centre.detach().clone(), coord_std, low, high)
+    centred = values.double() - values.double().mean(0)
+    covariance = centred.T @ centred / (values.shape[0] - 1)
+    stats = LatentStats(key, centre.detach().clone(), coord_std, low, high, covariance)
     per_generator[key] = (version, stats)
     return stats

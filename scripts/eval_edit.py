@@ -30,8 +30,8 @@ import torch
 import generators
 from cfgan.classifiers import load_classifier
 from cfgan.edit import class_direction, edit_codes, evaluate_edit, fit_boundary, labelled_samples, parse_strengths
-from cfgan.edit.files import write_json
 from cfgan.surrogate import fit_surrogate, run_surrogate, surrogate_directions
+from generators.files import write_json
 from inversion import LatentCode
 
 PAIRS = (("Sneaker", "Sandal"), ("Pullover", "Coat"))
@@ -126,8 +126,8 @@ def main(argv=None):
               + ", ".join(f"d{k} {v['held_out']:.3f}" for k, v in sorted(s.fidelity.items()))
               + f" (majority baseline {s.baseline:.3f})", flush=True)
         if args.figure_dir:
-            run_surrogate(G, clf, os.path.join(args.figure_dir, kind), directions=kind, k=args.pca_k,
-                          depth=args.figure_depth, samples=samples, seed=args.seed)
+            run_surrogate(G, clf, os.path.join(args.figure_dir, kind), directions=kind, overwrite=True,
+                          k=args.pca_k, depth=args.figure_depth, samples=samples, seed=args.seed)
     metrics["seconds"] = time.perf_counter() - t0
     write_json(os.path.join(args.out, "metrics.json"), metrics)
     print(f"done in {metrics['seconds']:.0f} s; {os.path.join(args.out, 'metrics.json')}")

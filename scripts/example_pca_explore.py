@@ -28,8 +28,8 @@ import torch
 import generators
 from cfgan.classifiers import load_classifier
 from cfgan.edit import edit_codes, evaluate_edit, pca_directions
-from cfgan.edit.files import write_json
 from cfgan.edit.outputs import write_labelled_grid
+from generators.files import write_json
 from inversion import LatentCode
 
 

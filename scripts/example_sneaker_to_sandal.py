@@ -28,10 +28,10 @@ import generators
 from cfgan.classifiers import load_classifier
 from cfgan.data import load_image, save_image
 from cfgan.edit import edit_codes, evaluate_edit, resolve_direction
-from cfgan.edit.files import atomic_path, write_json
 from cfgan.edit.outputs import write_labelled_grid
 from cfgan.paths import invert_subjects
 from cfgan.zoo import zoo_samples
+from generators.files import write_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -93,8 +93,7 @@ def main(argv=None) -> dict:
             j = int(p.argmax())  # the frame most clearly classified as the target
             row["frame_strength"] = edit.strengths[j]
             row["file"] = os.path.join(args.out, "crossed", f"{name}.png")
-            with atomic_path(row["file"]) as tmp:
-                save_image(report.images[i, j], tmp)
+            save_image(report.images[i, j], row["file"])  # atomic, like every cfgan write
         rows.append(row)
         print(f"  {name}: " + (f"classified as {args.target} from strength {s:.2f}" if s is not None else
                                f"still not a {args.target} at strength {max(edit.strengths):g}"))

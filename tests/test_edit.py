@@ -29,6 +29,7 @@ from cfgan.edit import (
     w_samples,
 )
 from inversion import LatentCode, load_latents
+from inversion.latents import STATS_SAMPLES, STATS_SEED
 
 from tiny_models import LinearGenerator, PixelLinear, make_tiny_generator
 
@@ -55,6 +56,15 @@ def log_odds(G, clf, code):
     with torch.no_grad():
         logits = clf(code.render(G))
     return logits[:, 1] - logits[:, 0]
+
+
+def stats_samples(G):
+    """The W codes ``inversion.latent_stats`` measures the spread of W on (the unit of strengths)."""
+    return w_samples(G, STATS_SAMPLES, STATS_SEED)
+
+
+def edit_json(out):
+    return json.loads((out / "edit.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +167,7 @@ def test_strength_moves_log_odds_by_strength_times_sigma_times_gradient_norm(LG,
     expected = torch.tensor(strengths)[None] * edit.sigma[:, None] * c.norm()
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
     # sigma: sqrt(k * sum over the k edited rows of the variance of W along each row's shift)
-    ws = w_samples(LG).double()
+    ws = stats_samples(LG).double()
     u = (c / c.norm()).double()
     expected_sigma = (LG.num_ws * sum((ws @ u[r]).var() for r in range(LG.num_ws))).sqrt()
     torch.testing.assert_close(edit.sigma[0].double(), expected_sigma, rtol=1e-5, atol=0)
@@ -170,7 +180,7 @@ def test_rows_pulling_apart_do_not_cancel_in_the_strength_unit(LG):
     rows[0], rows[1] = v, -v
     edit = edit_codes(LG, LatentCode.from_seeds(LG, [0], "w"), Direction("apart", "file", rows), [2.0], "0-1")
     delta = (edit.code.values - edit.start.values)[0]
-    sd = (w_samples(LG) @ v).std()
+    sd = (stats_samples(LG) @ v).std()
     # each edited row moves 2 std of W along its own shift, as a W direction on one row would
     torch.testing.assert_close(delta[0], 2 * sd * v, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(delta[1], -2 * sd * v, rtol=1e-4, atol=1e-6)
@@ -202,7 +212,7 @@ def test_w_direction_on_fewer_rows_moves_each_edited_row_as_far(LG):
     torch.testing.assert_close(dpart[:, 1:3], dfull[:, 1:3], rtol=1e-5, atol=1e-6)
     # and a full-range W edit moves every row by 1.5 std of W along u
     un = u / u.norm()
-    sd = (w_samples(LG) @ un).std()
+    sd = (stats_samples(LG) @ un).std()
     torch.testing.assert_close((dfull[0, 0] @ un), 1.5 * sd, rtol=1e-4, atol=0)
 
 
@@ -394,14 +404,16 @@ def test_run_edit_writes_everything_consistently(SG, sg_clf, tmp_path):
     out = tmp_path / "edit"
     summary = run_edit(SG, sg_clf, code, "class:cat", "-1:2:4", str(out), layers="0-3", keep=["pca:0"],
                        names=["a", "b", "c"], batch=2, refine=3, fps=2)
-    for f in ("edit.json", "latents.pt", "grid.png", "grid_labelled.png", "direction.pt", "videos/a.mp4",
-              "videos/c.gif"):
+    for f in ("edit.json", "latents.pt", "grid.png", "grid_labelled.png", "direction.pt", "a/edit.mp4",
+              "c/edit.gif", "b/filmstrip.png", "b/frames/frame_003.png", "b/latents.pt", "b/direction.pt"):
         assert (out / f).is_file(), f
-    report = json.loads((out / "edit.json").read_text())
+    report = edit_json(out)
     assert report["images"] == 3 and report["target"] == "cat" and report["strengths"] == [-1.0, 0.0, 1.0, 2.0]
     assert report["settings"]["layers"] == [0, 1, 2, 3] and report["settings"]["keep"][0]["name"] == "pca:0"
     rows = report["images_detail"]
     assert [r["name"] for r in rows] == ["a", "b", "c"] and all(len(r["frames"]) == 4 for r in rows)
+    assert [json.loads((out / r["name"] / "report.json").read_text())["frames"] for r in rows] == \
+        [r["frames"] for r in rows]  # each image's folder has its own row
     for r in rows:
         assert all(abs(sum(f["probs"]) - 1) < 1e-4 for f in r["frames"])
         if r["crossing_strength"] is not None:
@@ -419,16 +431,22 @@ def test_run_edit_writes_everything_consistently(SG, sg_clf, tmp_path):
     names = sg_clf.class_names
     assert [names[k] for k in pred] == [f["class"] for r in rows for f in r["frames"]]
     assert summary["crossed"] == sum(r["crossing_strength"] is not None for r in rows)
+    assert summary["complete"] and [i["key"] for i in summary["items"]] == ["a", "b", "c"]
+    # the joined per-image direction is each image's gradient, whatever batch it was computed in
+    joined = load_direction(str(out / "direction.pt"), SG)
+    assert joined.per_image and len(joined) == 3 and len(joined.provenance["gradient_norm"]) == 3
 
 
 def test_run_edit_is_deterministic_with_a_boundary(LG, lin_clf, tmp_path):
     code = LatentCode.from_seeds(LG, [0, 1], "w")
     kwargs = dict(n_samples=400, seed=3, videos=False, refine=2)
-    a = run_edit(LG, lin_clf, code, "boundary:neg->pos", "0:2:3", str(tmp_path / "a"), **kwargs)
-    b = run_edit(LG, lin_clf, code, "boundary:neg->pos", "0:2:3", str(tmp_path / "b"), **kwargs)
+    run_edit(LG, lin_clf, code, "boundary:neg->pos", "0:2:3", str(tmp_path / "a"), **kwargs)
+    run_edit(LG, lin_clf, code, "boundary:neg->pos", "0:2:3", str(tmp_path / "b"), **kwargs)
+    a, b = edit_json(tmp_path / "a"), edit_json(tmp_path / "b")
     assert a["direction"] == b["direction"] and a["images_detail"] == b["images_detail"]
     assert a["direction"]["provenance"]["held_out_accuracy"] >= 0.95
-    assert not os.path.exists(tmp_path / "a" / "videos")
+    assert a["settings"]["samples"]["n"] == 400 and a["target"] == "pos"
+    assert not list((tmp_path / "a").glob("*/edit.mp4")) and (tmp_path / "a" / "latent0000" / "filmstrip.png").is_file()
     da = load_direction(str(tmp_path / "a" / "direction.pt"), LG)
     assert da.kind == "boundary" and da.target == "pos"
 
@@ -450,9 +468,9 @@ def test_edit_latent_file_names_images_after_their_files(SG, sg_clf, tmp_path):
     code = LatentCode.from_seeds(SG, [5, 6], "w")
     path = save_latents(str(tmp_path / "inv" / "latents.pt"), code, SG,
                         extra={"files": ["shoes/left.png", "other/left.png"]})
-    summary = edit_latent_file(SG, sg_clf, path, "pca:1", "-1,1", str(tmp_path / "out"), target="ant", videos=False,
-                               refine=0)
-    assert [r["name"] for r in summary["images_detail"]] == ["left", "left_1"]
+    edit_latent_file(SG, sg_clf, path, "pca:1", "-1,1", str(tmp_path / "out"), target="ant", videos=False, refine=0)
+    summary = edit_json(tmp_path / "out")
+    assert [r["name"] for r in summary["images_detail"]] == ["shoes_left", "other_left"]  # as cross names them
     assert summary["settings"]["latent_file"] == os.path.abspath(path) and summary["target"] == "ant"
     with pytest.warns(UserWarning, match="pivotal tuning"):
         save_latents(path, code, SG, extra={"tuned_generator": "g_pti.pt"})
@@ -462,8 +480,9 @@ def test_edit_latent_file_names_images_after_their_files(SG, sg_clf, tmp_path):
 def test_run_edit_takes_per_image_directions_in_batches(SG, sg_clf, tmp_path):
     code = LatentCode.from_seeds(SG, [0, 1, 2], "w")
     grad = class_direction(SG, sg_clf, code, "bee")
-    one = run_edit(SG, sg_clf, code, grad, "0.5", str(tmp_path / "one"), batch=1, videos=False, refine=0)
-    spec = run_edit(SG, sg_clf, code, "class:bee", "0.5", str(tmp_path / "spec"), batch=3, videos=False, refine=0)
+    run_edit(SG, sg_clf, code, grad, "0.5", str(tmp_path / "one"), batch=1, videos=False, refine=0)
+    run_edit(SG, sg_clf, code, "class:bee", "0.5", str(tmp_path / "spec"), batch=3, videos=False, refine=0)
+    one, spec = edit_json(tmp_path / "one"), edit_json(tmp_path / "spec")
     for a, b in zip(one["images_detail"], spec["images_detail"]):  # batch size changes only float rounding
         assert a["sigma"] == pytest.approx(b["sigma"], rel=1e-5)
         assert a["frames"][0]["probs"] == pytest.approx(b["frames"][0]["probs"], abs=1e-4)

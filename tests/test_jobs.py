@@ -384,3 +384,26 @@ def test_two_process_torchrun_gives_the_one_process_ledger(tiny, tmp_path):
         assert (tmp_path / "two" / f"seed{seed:05d}.png").read_bytes() == a
     one, two = (json.loads((tmp_path / name / "summary.json").read_text()) for name in ("one", "two"))
     assert one["items"] == two["items"] and two["complete"] and two["done"] == 7
+
+
+def test_atomic_path_keeps_the_suffix_and_leaves_nothing_behind(tmp_path):
+    from generators.files import atomic_path, json_default
+
+    target = tmp_path / "clip.mp4"
+    with atomic_path(target) as a, atomic_path(target) as b:
+        assert a != b and a.endswith(".mp4") and os.path.dirname(a) == str(tmp_path)  # writers see the format
+        Path(a).write_bytes(b"a")
+        Path(b).write_bytes(b"b")
+    assert target.read_bytes() == b"a"  # the last one to finish wins, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # permissions as a plain open() gives them
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        Path(tmp).write_bytes(b"half")
+        raise RuntimeError
+    assert target.read_bytes() == b"a" and len(list(tmp_path.iterdir())) == 1
+    import numpy as np
+
+    assert json.loads(json.dumps({"t": torch.tensor([1.5]), "n": np.float32(2), "s": {3}}, default=json_default)) == \
+        {"t": [1.5], "n": 2.0, "s": [3]}

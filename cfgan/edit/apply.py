@@ -12,12 +12,12 @@ from typing import List, Optional, Sequence, Union
 
 import torch
 
-from inversion import LatentCode
+from inversion import LatentCode, latent_stats
 
 from .conditional import project_out
 from .direction import Direction
 from .layers import parse_layers
-from .samples import SCALE_SAMPLES, check_has_w, w_samples
+from .samples import check_has_w
 from .strengths import UNIT, parse_strengths
 
 
@@ -92,23 +92,17 @@ def direction_sigma(G, u: torch.Tensor, rows: Optional[Sequence[int]] = None) ->
     sigma = sqrt(k * sum_l Var_w(<w, u_l>)) over the k edited rows, with w the generator's mapped W codes: the
     shift ``sigma * u`` moves the edited rows by one standard deviation of W, RMS over the rows, each along its
     own shift. For a W direction v (every edited row shifted along v) this is exactly the std of W along v,
-    whatever the rows; rows that pull in opposite directions do not cancel out.
+    whatever the rows; rows that pull in opposite directions do not cancel out. The covariance of W is
+    ``inversion.latent_stats``' (the one measure of the spread of a generator's codes).
     """
-    cov = w_covariance(G)
-    u = u.double()
+    cov = latent_stats(G, "w").covariance.cpu()
+    u = u.double().cpu()
     k = len(rows) if rows is not None else int((u.flatten(0, 1).norm(dim=1) > 0).reshape(u.shape[:2]).sum(1).max())
     var = torch.einsum("nld,de,nle->n", u, cov, u)
     if bool((var <= 1e-16 * torch.trace(cov)).any()):
         raise ValueError("the edit vector is orthogonal to everything the generator's W codes vary in: "
                          "strengths in sigma units are undefined for it")
     return (k * var).sqrt().float()
-
-
-def w_covariance(G) -> torch.Tensor:
-    """Covariance [w_dim, w_dim] (float64) of ``SCALE_SAMPLES`` mapped W codes (seed 0)."""
-    ws = w_samples(G, SCALE_SAMPLES, seed=0).double()
-    ws = ws - ws.mean(0)
-    return ws.T @ ws / (ws.shape[0] - 1)
 
 
 def edit_codes(G, code: LatentCode, direction: Direction, strengths: Union[str, Sequence[float]],

@@ -29,6 +29,12 @@ class EditReport:
     crossing_negative: List[Optional[float]]
     crossed_to_negative: List[Optional[int]]
 
+    def select(self, index: List[int]) -> "EditReport":
+        """The report of some images (in ``index`` order)."""
+        return EditReport(self.images[index], self.probs[index], self.start_images[index], self.start_probs[index],
+                          self.target, [self.crossing[i] for i in index], [self.crossed_to[i] for i in index],
+                          [self.crossing_negative[i] for i in index], [self.crossed_to_negative[i] for i in index])
+
     @property
     def predicted(self) -> torch.Tensor:
         return self.probs.argmax(-1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -81,12 +81,28 @@ class Direction:
         return v.expand(n, -1, -1).clone()
 
     def select(self, index) -> "Direction":
-        """The directions of some images (per-image directions); a shared direction is returned as is."""
+        """The directions of some images (per-image directions, with their per-image provenance entries); a
+        shared direction is returned as is."""
         if not self.per_image:
             return self
         if isinstance(index, int):
             index = [index]
-        return Direction(self.name, self.kind, self.vector[index], True, self.target, dict(self.provenance))
+        n = len(self)
+        provenance = {k: [v[i] for i in index] if isinstance(v, list) and len(v) == n else v
+                      for k, v in self.provenance.items()}
+        return Direction(self.name, self.kind, self.vector[index], True, self.target, provenance)
+
+    @staticmethod
+    def cat(directions: Sequence["Direction"]) -> "Direction":
+        """Per-image directions of several batches as one (per-image provenance entries joined)."""
+        first = directions[0]
+        if not all(d.per_image for d in directions):
+            raise ValueError("only per-image directions are joined")
+        lists = {k for k, v in first.provenance.items() if isinstance(v, list) and len(v) == len(first)}
+        provenance = {k: sum((d.provenance[k] for d in directions), []) if k in lists else v
+                      for k, v in first.provenance.items()}
+        return Direction(first.name, first.kind, torch.cat([d.vector for d in directions]), True, first.target,
+                         provenance)
 
     def describe(self) -> dict:
         """What a report says about the direction (everything but the vector)."""
@@ -96,7 +112,7 @@ class Direction:
     # -- files ----------------------------------------------------------------------------------------
     def save(self, path: str, G=None) -> str:
         """``.pt``: vector, name, kind, provenance and the generator's identity; ``.npy``: the vector only."""
-        from .files import atomic_path, save_torch
+        from generators.files import atomic_path, torch_save
 
         suffix = os.path.splitext(path)[1].lower()
         if suffix == ".npy":
@@ -110,9 +126,10 @@ class Direction:
             from inversion.io import generator_identity
 
             identity = generator_identity(G)
-        return save_torch(path, {"format": FORMAT, "version": VERSION, "name": self.name, "kind": self.kind,
-                                 "vector": self.vector, "per_image": self.per_image, "target": self.target,
-                                 "provenance": self.provenance, "generator": identity})
+        torch_save({"format": FORMAT, "version": VERSION, "name": self.name, "kind": self.kind,
+                    "vector": self.vector, "per_image": self.per_image, "target": self.target,
+                    "provenance": self.provenance, "generator": identity}, path)
+        return path
 
 
 def load_direction(path: str, G=None, name: Optional[str] = None) -> Direction:

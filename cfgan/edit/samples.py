@@ -1,22 +1,17 @@
-"""Generated samples in W: the data every fitted direction, strength unit and surrogate is computed from.
+"""Generated samples in W: the data PCA directions, fitted boundaries and surrogate trees are computed from.
 
 ``w_samples`` maps seeded z codes (cheap: the mapping network only). ``labelled_samples`` also renders
 them and records the classifier's view (predicted class and probabilities): boundaries are fitted and
-surrogate trees are grown on these. Everything is seeded: the same seed gives the same samples.
+surrogate trees are grown on these. Everything is seeded: the same seed gives the same samples. (The spread
+of W, the unit of edit strengths, is not measured here but by ``inversion.latent_stats``.)
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import torch
-
-#: how many mapped samples measure a direction's spread (the unit of edit strengths)
-SCALE_SAMPLES = 10000
-
-_W_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def check_has_w(G) -> None:
@@ -33,16 +28,16 @@ def random_classes(G, n: int, seed: int) -> Optional[torch.Tensor]:
 
 
 @torch.no_grad()
-def w_samples(G, n: int = SCALE_SAMPLES, seed: int = 0, truncation_psi: float = 1.0) -> torch.Tensor:
-    """``n`` W codes [n, w_dim] (float32, CPU) of ``G.sample_z(n, seed)``; cached per generator."""
+def w_samples(G, n: int = 10000, seed: int = 0, truncation_psi: float = 1.0) -> torch.Tensor:
+    """``n`` W codes [n, w_dim] (float32, CPU) of ``G.sample_z(n, seed)``.
+
+    The one sampler of raw W codes, for what needs the codes themselves with a caller's count and seed: PCA
+    directions (GANSpace fits on the samples). Summaries of W (centre, per-coordinate spread, covariance)
+    come from ``inversion.latent_stats``, measured once per generator.
+    """
     check_has_w(G)
-    key = (int(n), int(seed), float(truncation_psi))
-    per_g = _W_CACHE.setdefault(G, {})
-    if key not in per_g:
-        z = G.sample_z(n, seed)
-        ws = G.mapping(z, random_classes(G, n, seed), truncation_psi=truncation_psi)[:, 0]
-        per_g[key] = ws.detach().float().cpu()
-    return per_g[key]
+    z = G.sample_z(n, seed)
+    return G.mapping(z, random_classes(G, n, seed), truncation_psi=truncation_psi)[:, 0].detach().float().cpu()
 
 
 @dataclass
@@ -115,11 +110,12 @@ def labelled_samples(G, classifier, n: int = 4000, seed: int = 0, truncation_psi
 
 def save_samples(path: str, samples: LatentSamples) -> str:
     """Keep labelled samples to fit more boundaries or surrogates without rendering again."""
-    from .files import save_torch
+    from generators.files import torch_save
 
-    return save_torch(path, {"format": "cfgan.samples", "version": 1, "ws": samples.ws, "labels": samples.labels,
-                             "probs": samples.probs, "seed": samples.seed,
-                             "truncation_psi": samples.truncation_psi, "class_names": samples.class_names})
+    torch_save({"format": "cfgan.samples", "version": 1, "ws": samples.ws, "labels": samples.labels,
+                "probs": samples.probs, "seed": samples.seed, "truncation_psi": samples.truncation_psi,
+                "class_names": samples.class_names}, path)
+    return path
 
 
 def load_samples(path: str) -> LatentSamples:

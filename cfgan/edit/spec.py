@@ -2,10 +2,12 @@
 ``boundary:SOURCE->TARGET``, ``pca:K`` or a file (``.npy`` / ``.pt``).
 
 ``parse_direction_spec`` checks the text without loading anything (so a command fails before any work);
-``resolve_direction`` turns a spec into a ``Direction`` (fitting or computing what it needs).
+``resolve_direction`` turns a spec into a ``Direction`` (fitting or computing what it needs);
+``direction_identity`` is what a run records of one, so a resumed run uses the very same direction.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
@@ -63,6 +65,29 @@ def parse_direction_spec(text: Union[str, DirectionSpec]) -> DirectionSpec:
     if os.path.splitext(raw)[1].lower() in SUFFIXES:
         return DirectionSpec("file", raw, path=raw)
     raise ValueError(f"direction {raw!r} not understood: use {FORMS}")
+
+
+def tensor_digest(*tensors) -> str:
+    """A short fingerprint of tensors' values (None entries skipped)."""
+    h = hashlib.sha256()
+    for t in tensors:
+        if t is not None:
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def direction_identity(spec: Union[str, DirectionSpec, Direction]):
+    """What names a direction in a run's settings: a spec's text (a file's path and checksum), or a given
+    ``Direction``'s name, kind and a fingerprint of its vector."""
+    if isinstance(spec, Direction):
+        return {"name": spec.name, "kind": spec.kind, "vector_sha": tensor_digest(spec.vector)}
+    spec = parse_direction_spec(spec)
+    if spec.kind == "file":
+        from generators.files import file_sha256
+
+        return {"file": os.path.abspath(spec.path),
+                "sha256": file_sha256(spec.path) if os.path.isfile(spec.path) else None}
+    return spec.text
 
 
 def resolve_direction(spec: Union[str, DirectionSpec, Direction], G, classifier=None,

@@ -1,11 +1,11 @@
 """Edit strengths: how far along a direction each frame goes, and the unit they are counted in.
 
-The unit is sigma, a standard deviation of the generator's own W codes (``SCALE_SAMPLES`` mapped samples):
-strength s moves the edited W+ rows by s standard deviations of W, RMS over the rows, each row along its own
-shift (``apply.direction_sigma``). For a W direction v this is simply "s standard deviations of W along v" on
-every edited row, whichever rows are edited; for a per-layer (W+) direction rows that pull in different
-directions do not cancel. So strengths are comparable across generators and directions, and +-3 covers
-nearly all of the generator's own variation along a direction.
+The unit is sigma, a standard deviation of the generator's own W codes (their covariance is measured once per
+generator, by ``inversion.latent_stats``): strength s moves the edited W+ rows by s standard deviations of W,
+RMS over the rows, each row along its own shift (``apply.direction_sigma``). For a W direction v this is
+simply "s standard deviations of W along v" on every edited row, whichever rows are edited; for a per-layer
+(W+) direction rows that pull in different directions do not cancel. So strengths are comparable across
+generators and directions, and +-3 covers nearly all of the generator's own variation along a direction.
 """
 from __future__ import annotations
 

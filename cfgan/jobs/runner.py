@@ -226,18 +226,30 @@ def _merge_ledgers(out: Path, entries: Dict[str, dict]) -> None:
 
 def _commit_item(out: Path, key: str, staging: Path, layout: str) -> None:
     """Move a fully written staging folder to ``out/key`` in one rename (replacing a stale one); for
-    ``layout='file'`` jobs, move each of its files to ``out/`` instead (one rename per file)."""
+    ``layout='file'`` jobs, move each of its entries to ``out/`` instead (one rename per file or folder)."""
     if layout == "file":
         for path in staging.iterdir():
-            os.replace(path, out / path.name)
+            target = out / path.name
+            if path.is_dir():
+                _discard(out, target)  # a folder of an item that was being committed when the run stopped
+            os.replace(path, target)
         staging.rmdir()
         return
     final = out / key
-    if final.exists():
-        trash = out / STAGING / f"old-{key}-{uuid.uuid4().hex[:8]}"
-        os.replace(final, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+    _discard(out, final)
     os.replace(staging, final)
+
+
+def _discard(out: Path, path: Path) -> None:
+    """Remove a stale ``path`` if there is one, renaming it away first so it is never seen half-deleted."""
+    if not (path.exists() or path.is_symlink()):
+        return
+    trash = out / STAGING / f"old-{path.name}-{uuid.uuid4().hex[:8]}"
+    os.replace(path, trash)
+    if trash.is_dir() and not trash.is_symlink():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink()
 
 
 @contextlib.contextmanager

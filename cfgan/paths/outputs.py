@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from cfgan.data import make_grid, save_image, to_uint8
-from generators.files import write_json
+from generators.files import atomic_path, write_json
 
 from .result import PathResult
 
@@ -45,21 +45,32 @@ def video_frames(frames: torch.Tensor, probs: Sequence[float], is_target: Sequen
 
 
 def write_video(path: str, frames: np.ndarray, fps: float) -> str:
+    """An mp4 (H.264) of uint8 frames [T, H, W, 3], written atomically."""
     import imageio.v2 as imageio
 
-    writer = imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=16, ffmpeg_log_level="error")
-    try:
-        for frame in frames:
-            writer.append_data(frame)
-    finally:
-        writer.close()
+    with atomic_path(path) as tmp:
+        writer = imageio.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=16, ffmpeg_log_level="error")
+        try:
+            for frame in frames:
+                writer.append_data(frame)
+        finally:
+            writer.close()
     return path
 
 
 def write_gif(path: str, frames: np.ndarray, fps: float) -> str:
+    """A looping gif of uint8 frames [T, H, W, 3], written atomically."""
     import imageio.v3 as iio
 
-    iio.imwrite(path, frames, extension=".gif", duration=int(round(1000 / fps)), loop=0)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, frames, extension=".gif", duration=int(round(1000 / fps)), loop=0)
+    return path
+
+
+def save_figure(fig, path: str) -> str:
+    """Save a matplotlib figure atomically (the format follows the suffix of ``path``)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     return path
 
 
@@ -94,7 +105,7 @@ def plot_probs(path: str, result: PathResult, i: int) -> str:
     ax.set_title(f"{result.method}: {status}", fontsize=9)
     ax.legend(fontsize=7, loc="center left")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -126,7 +137,7 @@ def plot_change(path: str, result: PathResult, i: int) -> str:
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -160,7 +171,7 @@ def write_path(result: PathResult, i: int, folder: str, G=None, fps: float = 6.0
                    files={k: os.path.relpath(v, folder) for k, v in files.items()},
                    **(extra or {}))
     path = os.path.join(folder, "report.json")
-    write_json(path, payload, default=_json_default)
+    write_json(path, payload)
     files["report"] = path
     return files
 
@@ -174,12 +185,3 @@ def write_paths(result: PathResult, out: str, names: Optional[List[str]] = None,
     return [write_path(result, i, os.path.join(out, name), G, fps, None if extras is None else extras[i])
             for i, name in enumerate(names)]
 
-
-def _json_default(value):
-    if torch.is_tensor(value):
-        return value.tolist()
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return str(value)

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from cfgan.edit.files import atomic_path
+from cfgan.paths.outputs import save_figure
 from inversion import LatentCode
 
 from .tree import Surrogate
@@ -127,9 +127,7 @@ def write_strip(path: str, strip: Strip, class_names: Optional[List[str]]) -> st
             for spine in ax.spines.values():
                 spine.set_edgecolor("red")
                 spine.set_linewidth(1.5)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp)
-    return path
+    return save_figure(fig, path)
 
 
 def write_tree_figure(path: str, surrogate: Surrogate, strips: List[Strip], leaf_images: Dict[int, torch.Tensor],
@@ -200,9 +198,7 @@ def write_tree_figure(path: str, surrogate: Surrogate, strips: List[Strip], leaf
             _imshow(ax, strip.images[k])
             kk = int(strip.probs[k].argmax())
             ax.set_xlabel((class_names[kk] if class_names else str(kk))[:8], fontsize=5, labelpad=1)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp)
-    return path
+    return save_figure(fig, path)
 
 
 def _in_order(by_id, i):
