@@ -28,8 +28,8 @@ import torch
 
 import generators
 from cfgan.classifiers import load_classifier
-from cfgan.jobs.demo import CONFUSABLE_PAIRS as DEMO_PAIRS
 from cfgan.data import load_fashion_mnist, make_grid, save_image, to_model_range
+from cfgan.jobs.demo import CONFUSABLE_PAIRS as DEMO_PAIRS
 from cfgan.paths import check_monotone, cross, invert_subjects
 from cfgan.paths.outputs import enlarge
 from inversion import LatentCode, load_latents, save_latents
