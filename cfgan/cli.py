@@ -100,16 +100,19 @@ def _load_classifier(spec: str, device: str, flag: str = "--classifier"):
         _fail(RuntimeError(f"{flag}: {err}"))
 
 
-def _run(job, out: str, overwrite: bool, desc: str):
-    """Run ``job`` into ``out``; print where results are; exit 130 if interrupted."""
+def _run(job, out: str, overwrite: bool, desc: str, page: bool = True):
+    """Run ``job`` into ``out`` (and write its report page unless ``page`` is off); print where results
+    are; exit 130 if interrupted."""
     from cfgan.classifiers import ClassifierError
     from cfgan.jobs import JobError, run_job
     from cfgan.jobs.progress import Progress
 
     try:
-        report = run_job(job, out, overwrite=overwrite, progress=Progress(desc), log=click.echo)
+        report = run_job(job, out, overwrite=overwrite, progress=Progress(desc), log=click.echo, report=page)
     except (JobError, ValueError, FileNotFoundError, ClassifierError) as err:
         _fail(err)
+    if report.page is not None:
+        click.echo(f"report: {os.path.abspath(report.page)}")
     where = os.path.abspath(out)
     if report.interrupted:
         click.echo(f"interrupted: {report.done} of {report.total} items finished in {where}"
@@ -125,6 +128,8 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
 
 device_option = click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 or auto")
 overwrite_option = click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+report_option = click.option("--report/--no-report", "page", default=True, show_default=True,
+                             help="write OUT/index.html, a page showing the results (also `cfgan report OUT`)")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -175,8 +180,9 @@ def info(generator, device, as_json):
               help="folder for seedNNNNN.png files")
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(1))
 @overwrite_option
+@report_option
 @device_option
-def generate(generator, seeds, trunc, class_, noise_mode, grid, out, batch, overwrite, device):
+def generate(generator, seeds, trunc, class_, noise_mode, grid, out, batch, overwrite, page, device):
     """Generate one image per seed."""
     from cfgan.jobs.generate import GenerateJob
 
@@ -186,7 +192,7 @@ def generate(generator, seeds, trunc, class_, noise_mode, grid, out, batch, over
         job = GenerateJob(G, seeds, trunc, class_, noise_mode, batch, grid)
     except ValueError as err:
         _fail(err)
-    report = _run(job, out, overwrite, "generate")
+    report = _run(job, out, overwrite, "generate", page)
     click.echo(f"wrote {report.done} images" + (" and grid.png" if grid else "") + f" in {os.path.abspath(out)}")
 
 
@@ -212,9 +218,10 @@ def generate(generator, seeds, trunc, class_, noise_mode, grid, out, batch, over
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
+@report_option
 @device_option
 def invert(images, generator, space, steps, noise, pti, pti_steps, pti_lr, mask, losses, classifier, init, lr,
-           batch, seed, out, overwrite, device):
+           batch, seed, out, overwrite, page, device):
     """Project IMAGES into the generator's latent space: per image OUT/<name>/ (recon.png, latents.pt), and
     OUT/latents.pt (all codes, for cross/edit), reconstructions.png and metrics.json."""
     from cfgan.jobs.invert import InvertJob
@@ -233,7 +240,7 @@ def invert(images, generator, space, steps, noise, pti, pti_steps, pti_lr, mask,
         job = InvertJob(G, list(images), settings, mask, clf, batch)
     except ValueError as err:
         _fail(err)
-    report = _run(job, out, overwrite, "invert")
+    report = _run(job, out, overwrite, "invert", page)
     s = report.summary.get("metrics") or {}
     lp = "n/a (no LPIPS weights)" if s.get("lpips") is None else f"{s['lpips']:.4f}"
     click.echo(f"inverted {report.done} images into {space}: mean PSNR {s.get('psnr', float('nan')):.2f} dB, "
@@ -274,9 +281,10 @@ def invert(images, generator, space, steps, noise, pti, pti_steps, pti_lr, mask,
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
+@report_option
 @device_option
 def am(generator, classifier, classes, layer, units, space, restarts, steps, lr, score, prior, diversity,
-       trunc, clip, init, k, stop_at, pixel, batch, seed, out, overwrite, device):
+       trunc, clip, init, k, stop_at, pixel, batch, seed, out, overwrite, page, device):
     """Activation maximisation: what the classifier thinks each class (or unit) looks like, as images on the
     generator's manifold. Writes OUT/<target>/grid.png per target, generator_panel.png, latents.pt, am.json."""
     from cfgan.am import AMSettings
@@ -297,7 +305,7 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
         job = AMJob(G, clf, targets_from_options(clf, classes, layer, units, probe), settings, pixel, batch=batch)
     except ValueError as err:
         _fail(err)
-    report = _run(job, out, overwrite, "am")
+    report = _run(job, out, overwrite, "am", page)
     for item in report.summary.get("items", []):
         value = (f"mean probability {item['prob_mean']:.4f} (min {item['prob_min']:.4f})"
                  if item.get("prob_mean") is not None else f"mean activation {item['score_mean']:.4g}")
@@ -339,10 +347,11 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
 @click.option("--lpips/--no-lpips", default=True, show_default=True, help="report LPIPS identity distances")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
+@report_option
 @device_option
 def cross_command(images, subject_seeds, latents, generator, classifier, target, source, frames, method, space,
                   end_prob, schedule, lam, identity, steps, lr, query_budget, invert_steps, invert_agreement, batch,
-                  random_seed, lpips, out, overwrite, device):
+                  random_seed, lpips, out, overwrite, page, device):
     """Decision-crossing paths: frames along which the classifier's probability of TARGET rises
     monotonically across its decision boundary while the subject stays itself. Starts from IMAGES (inverted
     first), --seed or --latents; writes frames, path.mp4/gif, filmstrip, plot, change map, latents and
@@ -372,7 +381,7 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
                        invert_agreement=invert_agreement, lpips=lpips, **options)
     except ValueError as err:
         _fail(err)
-    report = _run(job, out, overwrite, "cross")
+    report = _run(job, out, overwrite, "cross", page)
     s = report.summary
     click.echo(f"{s.get('crossed', 0)}/{s.get('paths', 0)} paths crossed, {s.get('monotone', 0)} monotone "
                f"({method}, {frames} frames); results in {os.path.abspath(out)}")
@@ -382,8 +391,9 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
 @click.option("--out", default="cfgan-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--quick", is_flag=True, help="fewer optimisation steps (for smoke tests)")
 @overwrite_option
+@report_option
 @device_option
-def demo(out, quick, overwrite, device):
+def demo(out, quick, overwrite, page, device):
     """Run the toolkit's main job on the bundled Fashion-MNIST models."""
     import time
 
@@ -396,9 +406,32 @@ def demo(out, quick, overwrite, device):
     torch.manual_seed(0)
     G = _load_generator("zoo:fashion-mnist", device)
     clf = _load_classifier("zoo:fashion-mnist", device)
-    _run(DemoJob(G, clf, quick=quick, log=click.echo), out, overwrite, "demo")
-    click.echo(f"\ndemo finished in {time.time() - started:.0f} s; "
-               f"open {os.path.join(os.path.abspath(out), 'index.html')}")
+    report = _run(DemoJob(G, clf, quick=quick, log=click.echo), out, overwrite, "demo", page)
+    where = report.page if report.page else out
+    click.echo(f"\ndemo finished in {time.time() - started:.0f} s; open {os.path.abspath(where)}")
+
+
+@main.command(name="report")
+@click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False))
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="folder for index.html (default: the run folder; required for several runs)")
+def report_command(run_dirs, out):
+    """Write index.html showing what the runs in RUN_DIR... found (any cfgan run folder, finished or not):
+    per subject the input, reconstruction, crossing frames with the probability curve, video, filmstrip and
+    change map; AM grids; a sortable table of all paths; the settings. Static files only: open it from disk."""
+    from cfgan.report import ReportError, load_run, write_report
+
+    try:
+        page = write_report(list(run_dirs), out)
+        runs = [load_run(d) for d in run_dirs]
+    except ReportError as err:
+        _fail(err)
+    for run in runs:
+        total = "?" if run.total is None else run.total
+        click.echo(f"{run.path}: cfgan {run.command}, {run.done} of {total} items done"
+                   + ("" if run.complete else " (incomplete: the page says so)"))
+    click.echo(f"report: {os.path.abspath(page)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

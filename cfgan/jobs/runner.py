@@ -10,6 +10,8 @@ A run folder holds:
   while the item was being optimised). It is the truth on resume: ``done`` items are skipped, everything
   else is redone; a torn last line (a kill during the append) is dropped.
 - ``summary.json``: rewritten after every batch; ``complete`` is true only when every item is done.
+- ``index.html``: with ``run_job(..., report=True)`` (every command's default), the run's report page
+  (``cfgan.report``), written after the final summary, also when the run was interrupted.
 
 Ctrl-C (or SIGTERM) lets the current batch's optimisation stop early; its items are written and marked
 ``partial``, the summary says ``interrupted``, and ``JobReport.exit_code`` is 130.
@@ -103,6 +105,7 @@ class JobReport:
     partial: int
     interrupted: bool
     summary: dict = field(default_factory=dict)
+    page: Optional[Path] = None  # the run's report (index.html), when one was written
 
     @property
     def exit_code(self) -> int:
@@ -251,8 +254,9 @@ def _batches(items: Iterator[Item], size: int, skip: Sequence[str]) -> Iterator[
 
 # -- running ----------------------------------------------------------------------------------------------
 def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress] = None,
-            log: Optional[Callable[[str], None]] = None) -> JobReport:
-    """Run ``job`` into the folder ``out``: resume what is there, write each item atomically, summarise."""
+            log: Optional[Callable[[str], None]] = None, report: bool = False) -> JobReport:
+    """Run ``job`` into the folder ``out``: resume what is there, write each item atomically, summarise;
+    with ``report``, then write ``out/index.html`` (``cfgan.report``), also for an interrupted run."""
     out = Path(out)
     resumed = open_run(out, job, overwrite)
     shutil.rmtree(out / STAGING, ignore_errors=True)
@@ -294,7 +298,12 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
         progress.close()
     summary = _write_summary(out, job, entries, total, interrupted, time.perf_counter() - started, final=True)
     shutil.rmtree(out / STAGING, ignore_errors=True)
-    return JobReport(out, total, summary["done"], summary["partial"], interrupted, summary)
+    page = None
+    if report:  # after the final summary, so the page shows exactly what `cfgan report out` would
+        from cfgan.report import report_run
+
+        page = report_run(out, log)
+    return JobReport(out, total, summary["done"], summary["partial"], interrupted, summary, page)
 
 
 def _write_summary(out: Path, job: Job, entries: Dict[str, dict], total: int, interrupted: bool,
