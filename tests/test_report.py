@@ -18,7 +18,7 @@ from cfgan.cli import main
 from cfgan.data import save_image
 from cfgan.jobs import BatchOutput, Item, Job, run_job
 from cfgan.report import load_run, register, write_report
-from cfgan.report.images import image_size
+from cfgan.report.images import display_size, image_size
 from cfgan.report.page import MARKER
 from cfgan.report.sections import _REGISTRY
 
@@ -144,6 +144,15 @@ def test_small_images_are_enlarged_by_whole_factors_and_drawn_pixelated(report_r
         assert "px" in image.get("class", "").split() and width >= 4 * natural[0] and width % natural[0] == 0
     css = (out / "index.html").read_text()
     assert "img.px{image-rendering:crisp-edges;image-rendering:pixelated}" in css
+
+
+def test_display_sizes_enlarge_small_pictures_by_whole_factors_and_narrow_large_ones(tmp_path):
+    for side, box, shown in ((16, 128, (128, 128, True)), (32, 100, (96, 96, True)), (28, 20, (20, 20, False)),
+                             (300, 128, (128, 128, False)), (64, 0, (64, 64, True))):
+        path = save_image(torch.zeros(1, side, side), tmp_path / f"{side}.png")
+        assert display_size(path, box, pixel=True) == shown, (side, box)
+    wide = save_image(torch.zeros(3, 40, 900), tmp_path / "plot.png")
+    assert display_size(wide, 600) == (600, 27, False) and display_size(wide) == (900, 40, False)
 
 
 def test_invert_and_am_reports_show_their_pictures(report_runs):

@@ -86,6 +86,11 @@ def test_slider_sort_and_filter_work(browser, page):
     assert state[0].endswith("frames/frame_000.png") and state[1] > 0 and state[2].startswith("frame 0 of 4")
     first_x = float(browser.find_element("css selector", ".player circle.pt").get_attribute("cx"))
     assert float(state[3]) == first_x
+    # a click on a filmstrip frame shows that frame
+    browser.find_elements("css selector", ".card ol.frames li")[3].click()
+    assert slider.get_attribute("value") == "3"
+    assert browser.find_element("css selector", ".player output").text.startswith("frame 3 of 4")
+    assert "on" in browser.find_elements("css selector", ".card ol.frames li")[3].get_attribute("class")
     # sorting by p start, both ways
     column = browser.execute_script("""
         return Array.from(document.querySelectorAll('#paths-table th'))

@@ -2,8 +2,8 @@
 
 The page is complete without the script: every frame is in the filmstrip, every number in the tables. The
 script only adds: the frame slider of each crossing (which frame is shown, where it is on the probability
-curve), sortable table columns and the class-pair filter. Controls that need it carry ``hidden`` in the
-markup and are shown by the script.
+curve; a click on a filmstrip frame moves it there), sortable table columns and the class-pair filter.
+Controls that need it carry ``hidden`` in the markup and are shown by the script.
 """
 
 CSS = """
@@ -60,6 +60,13 @@ dl.settings dt{color:#5f6368}
 dl.settings dd{margin:0;overflow-wrap:anywhere;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 details{margin:.4em 0 .8em}
 summary{cursor:pointer;color:#0b57d0}
+figure.strip{display:block}
+ol.frames{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:4px}
+ol.frames li{font-size:11px;line-height:1.3;text-align:center;color:#444;border:2px solid transparent;
+ border-radius:3px;font-variant-numeric:tabular-nums}
+ol.frames li.crossing{border-color:#1e8e3e}
+ol.frames li.on{border-color:#0b57d0}
+.js ol.frames li{cursor:pointer}
 .player{width:300px}
 .player svg{display:block;width:100%;height:auto;margin-top:6px}
 .player input[type=range]{width:100%;margin:6px 0 0}
@@ -87,22 +94,28 @@ svg text{font-size:10px;fill:#555}
 SCRIPT = r"""
 (function () {
   var each = function (list, f) { Array.prototype.forEach.call(list, f); };
+  document.documentElement.className += ' js';
   // crossing players: the slider picks the frame shown and the point marked on the curve
   each(document.querySelectorAll('.player'), function (el) {
     var img = el.querySelector('img'), range = el.querySelector('input[type=range]');
     var out = el.querySelector('output'), pts = el.querySelectorAll('circle.pt');
     var cur = el.querySelector('line.cursor'), frames = JSON.parse(el.getAttribute('data-frames'));
     var labels = JSON.parse(el.getAttribute('data-labels'));
+    var card = el.closest('.card'), cells = card ? card.querySelectorAll('ol.frames li') : [];
     if (!range || !frames.length) return;
     var show = function (i) {
       img.src = frames[i]; img.alt = labels[i]; out.textContent = labels[i];
       each(pts, function (p, j) { p.setAttribute('class', j === i ? 'pt on' : 'pt'); });
+      each(cells, function (c, j) { c.classList.toggle('on', j === i); });
       if (cur && pts[i]) {
         cur.setAttribute('x1', pts[i].getAttribute('cx')); cur.setAttribute('x2', pts[i].getAttribute('cx'));
       }
     };
     range.hidden = false;
     range.addEventListener('input', function () { show(parseInt(range.value, 10)); });
+    each(cells, function (c, j) {  // a click on a filmstrip frame shows it in the viewer
+      c.addEventListener('click', function () { range.value = j; show(j); });
+    });
   });
   // sortable columns: click a heading (numbers sort as numbers; empty cells first)
   var key = function (cell) {

@@ -62,29 +62,38 @@ class Images:
             return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
         return self.url(path)
 
+    def img(self, path, alt: str, box: int = 0, pixel: bool = False, external: bool = False) -> str:
+        """``<img>`` of ``path`` at its display size (``display_size``); the CSS narrows it to the screen."""
+        size = display_size(path, box, pixel)
+        attrs = f' width="{size[0]}" height="{size[1]}"' if size else ""
+        cls = ' class="px"' if pixel and (size is None or size[2]) else ""
+        src = self.input_url(path) if external else self.url(path)
+        return f'<img src="{html.escape(src)}" alt="{html.escape(alt)}"{attrs}{cls}>'
+
     def figure(self, path, alt: str, caption: str, box: int = 0, pixel: bool = False, external: bool = False,
                extra: str = "") -> str:
-        """``<figure>`` with the image at ``path``: ``pixel`` images are enlarged by the largest integer
-        factor that fits ``box`` pixels (crisp); others are shown at their size, at most ``box`` wide.
-        A missing file becomes a note, never a broken image. ``extra``: HTML added under the caption."""
+        """``<figure>`` with the image at ``path`` (see ``img``) and its caption; a missing file becomes a
+        note, never a broken image. ``extra``: HTML added at the end of the caption."""
         path = Path(path)
         if not path.is_file():
             return (f'<figure class="missing"><p>(missing file: {html.escape(self.url(path))})</p>'
                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-        size = image_size(path)
-        attrs = ""
-        width = None
-        if size:
-            w, h = size
-            if pixel:
-                k = max(1, box // max(w, h)) if box else 1
-                width, height = w * k, h * k
-            else:
-                k = min(1.0, box / w) if box else 1.0
-                width, height = round(w * k), round(h * k)
-            attrs = f' width="{width}" height="{height}"'
-        src = self.input_url(path) if external else self.url(path)
-        style = f' style="width:{max(width, 136)}px"' if width else ""
-        cls = ' class="px"' if pixel else ""
-        return (f'<figure{style}><img src="{html.escape(src)}" alt="{html.escape(alt)}"{attrs}{cls}>'
+        size = display_size(path, box, pixel)
+        style = f' style="width:{max(size[0], 136)}px"' if size else ""
+        return (f"<figure{style}>{self.img(path, alt, box, pixel, external)}"
                 f"<figcaption>{html.escape(caption)}{extra}</figcaption></figure>")
+
+
+def display_size(path, box: int = 0, pixel: bool = False) -> Optional[Tuple[int, int, bool]]:
+    """(width, height, crisp) to show ``path`` at: ``pixel`` images (frames, grids of them) no larger than
+    ``box`` are enlarged by the largest whole factor that fits and drawn crisp; an image larger than
+    ``box`` is narrowed to it (smoothly: no pixel is enlarged); None when the size is unknown."""
+    size = image_size(path)
+    if size is None:
+        return None
+    w, h = size
+    if pixel and box and max(w, h) <= box:
+        k = box // max(w, h)
+        return w * k, h * k, True
+    k = min(1.0, box / w) if box else 1.0
+    return round(w * k), round(h * k), pixel and k == 1.0

@@ -55,8 +55,7 @@ def _path_table(page: Page) -> str:
     partial = any(r["status"] != "done" for r in rows)
     headers = (["run"] if many else []) + ["subject", "class pair", "crossed", "monotone", "crossing frame",
                                            "p start", "p end"]
-    headers += [f"{_IDENTITY.get(k, k)} at crossing" for k in identity] + ["λ", "classifier queries",
-                                                                            "generator evals"]
+    headers += [_IDENTITY.get(k, k) for k in identity] + ["λ", "classifier queries", "generator evals"]
     headers += ["status"] if partial else []
     body = []
     for r in rows:
@@ -75,8 +74,8 @@ def _path_table(page: Page) -> str:
     monotone = sum(bool(r["monotone"]) for r in rows)
     return (f'<h2 id="paths">Decision-crossing paths at a glance</h2>'
             f"<p>{crossed} of {len(rows)} paths crossed the decision boundary; {monotone} are monotone (the "
-            f"target's probability never drops along the path). Identity distances are measured at the first "
-            f"frame classified as the target (smaller: closer to the subject).</p>"
+            f"target's probability never drops along the path). The distances to the subject (pixel MSE, latent L2, "
+            f"LPIPS) are measured at the first frame classified as the target: smaller is closer.</p>"
             f'<p class="filter" hidden><label>Show class pair <select data-filter="paths-table">'
             f'<option value="">all pairs</option>{options}</select></label> <span class="count muted"></span></p>'
             + table(headers, body, "paths-table", caption="Click a column heading to sort (with JavaScript)."))

@@ -86,16 +86,9 @@ def _psnr(mse: Optional[float]) -> Optional[float]:
     return None if mse is None or mse <= 0 else 10 * math.log10(4.0 / mse)
 
 
-def _quality(psnr: Optional[float], lpips: Optional[float], lpips_random: Optional[float] = None) -> str:
-    parts = []
-    if psnr is not None:
-        parts.append(f"PSNR {psnr:.1f} dB")
-    if lpips is not None:
-        parts.append(f"LPIPS {lpips:.3f}")
-    elif lpips_random is not None:
-        parts.append(f"LPIPS with a random backbone {lpips_random:.3f} (no LPIPS weights)")
-    else:
-        parts.append("LPIPS n/a (no LPIPS weights)")
+def _quality(psnr: Optional[float], lpips: Optional[float]) -> str:
+    parts = [] if psnr is None else [f"PSNR {psnr:.1f} dB"]
+    parts.append("LPIPS n/a (no weights)" if lpips is None else f"LPIPS {lpips:.3f}")
     return ", ".join(parts)
 
 
@@ -222,11 +215,10 @@ def path_card(run: Run, page, folder: Path, status: str = "done", hint: str = ""
                               box=128, pixel=True, external=True))
     if frames and probs:
         lp = (identity.get("lpips") or [None])[0]
-        lpr = (identity.get("lpips_random_backbone") or [None])[0]
         # frame 0 reconstructs an input image (a file, or the files behind a latent file); a seed has none
         psnr = _psnr((identity.get("pixel") or [None])[0]) if rep.get("reference_prob") is not None else None
-        what = ("reconstruction (frame 0): " + _quality(psnr, lp, lpr)) if psnr is not None else "start (frame 0)"
-        row.append(img.figure(frames[0], f"frame 0 of the path, {what}", f"{what}; p({target}) {probs[0]:.2f}",
+        what = ("reconstruction (frame 0): " + _quality(psnr, lp)) if psnr is not None else "start (frame 0)"
+        row.append(img.figure(frames[0], f"frame 0 of the path, {what}", f"{what}; p {probs[0]:.2f}",
                               box=128, pixel=True))
         if k is not None and 0 < k < len(frames):
             row.append(img.figure(frames[k], f"frame {k}, the first classified as {target}",
@@ -279,10 +271,20 @@ def path_card(run: Run, page, folder: Path, status: str = "done", hint: str = ""
     if moving:
         parts.append(f'<div class="row">{"".join(moving)}</div>')
     strip = folder / files.get("filmstrip", "filmstrip.png")
-    if strip.is_file():
+    if frames and len(frames) == n:
+        cells = []
+        for i, frame in enumerate(frames):
+            mark = ' class="crossing"' if i == k else ""
+            alt = f"frame {i}, p({target}) {probs[i]:.2f}, classified as {names[i] if i < len(names) else '?'}"
+            cells.append(f'<li{mark}>{img.img(frame, alt, box=64, pixel=True)}<span>{i}: {probs[i]:.2f}</span></li>')
+        also = f' As one image: <a href="{esc(img.url(strip))}">filmstrip.png</a>.' if strip.is_file() else ""
+        crossing = f"; outlined: frame {k}, the first classified as {esc(target)}" if k is not None else ""
+        parts.append(f'<figure class="strip"><ol class="frames">{"".join(cells)}</ol><figcaption>Filmstrip: '
+                     f"all {n} frames, with p({esc(target)}) under each{crossing}.{also}</figcaption></figure>")
+    elif strip.is_file():
         parts.append('<div class="scroll">' + img.figure(
             strip, f"filmstrip of all {n} frames of the {pair} path",
-            f"Filmstrip: all {n} frames, left to right (scroll sideways on narrow screens).", pixel=True) + "</div>")
+            f"Filmstrip: all {n} frames, left to right.", pixel=True) + "</div>")
     change = folder / files.get("change", "change.png")
     if change.is_file():
         parts.append(img.figure(change, f"change map of the {pair} path",
@@ -293,7 +295,7 @@ def path_card(run: Run, page, folder: Path, status: str = "done", hint: str = ""
         parts.append(f'<p class="muted">Identity at the crossing frame: {esc(distances)}. '
                      f"Classifier queries {esc(fmt(rep.get('classifier_queries')))}, generator evaluations "
                      f"{esc(fmt(rep.get('generator_evals')))}.</p>")
-    parts.append(_links(page, [(mp4, "path.mp4"), (gif, "path.gif"),
+    parts.append(_links(page, [(mp4, "path.mp4"), (gif, "path.gif"), (strip, "filmstrip.png"),
                                (folder / files.get("plot", "probs.png"), "probs.png"),
                                (folder / "latents.pt", "latents.pt"), (folder / "report.json", "report.json")]))
     parts.append("</div>")
@@ -302,7 +304,7 @@ def path_card(run: Run, page, folder: Path, status: str = "done", hint: str = ""
 
 #: column names of identity distances (the keys of ``identity_at_crossing``)
 _IDENTITY = {"pixel": "pixel MSE", "latent": "latent L2", "lpips": "LPIPS",
-             "lpips_random_backbone": "LPIPS (random backbone)"}
+             "lpips_random_backbone": "LPIPS (random VGG)"}
 
 
 @register("cross", "Decision-crossing paths",
@@ -323,7 +325,7 @@ def _inversion_card(page, source, recon: Path, metrics: dict, label: str, extern
                     ) -> str:
     """An input image beside its reconstruction, with PSNR and LPIPS. ``source`` is the input's path (as the
     run recorded it, when ``external``) or a file in the run."""
-    quality = _quality(metrics.get("psnr"), metrics.get("lpips"), metrics.get("lpips_random_backbone"))
+    quality = _quality(metrics.get("psnr"), metrics.get("lpips"))
     figs = []
     source_file = _file(source) if external else Path(source) if source else None
     if source_file is not None and source_file.is_file():
