@@ -64,10 +64,6 @@ def section_for(command: str) -> Section:
     return _REGISTRY.get(command) or Section(generic, f"cfgan {command}", "")
 
 
-def registered() -> List[str]:
-    return sorted(_REGISTRY)
-
-
 # -- shared pieces --------------------------------------------------------------------------------------
 def _file(path) -> Optional[Path]:
     """``path`` (absolute, or relative to the working directory) if it is an existing file."""
