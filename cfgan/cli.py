@@ -118,16 +118,19 @@ def _build(make_job):
         _fail(err)
 
 
-def _run(job, out: str, overwrite: bool, desc: str):
-    """Run ``job`` into ``out``; print where results are; exit 130 if interrupted."""
+def _run(job, out: str, overwrite: bool, desc: str, page: bool = True):
+    """Run ``job`` into ``out`` (and write its report page unless ``page`` is off); print where results
+    are; exit 130 if interrupted."""
     from cfgan.classifiers import ClassifierError
     from cfgan.jobs import JobError, run_job
     from cfgan.jobs.progress import Progress
 
     try:
-        report = run_job(job, out, overwrite=overwrite, progress=Progress(desc), log=click.echo)
+        report = run_job(job, out, overwrite=overwrite, progress=Progress(desc), log=click.echo, report=page)
     except (JobError, ValueError, FileNotFoundError, ClassifierError) as err:
         _fail(err)
+    if report.page is not None:
+        click.echo(f"report: {os.path.abspath(report.page)}")
     where = os.path.abspath(out)
     if report.interrupted:
         click.echo(f"interrupted: {report.done} of {report.total} items finished in {where}"
@@ -143,6 +146,8 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
 
 device_option = click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 or auto")
 overwrite_option = click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+report_option = click.option("--report/--no-report", "page", default=True, show_default=True,
+                             help="write OUT/index.html, a page showing the results (also `cfgan report OUT`)")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -193,8 +198,9 @@ def info(generator, device, as_json):
               help="folder for seedNNNNN.png files")
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(1))
 @overwrite_option
+@report_option
 @device_option
-def generate(generator, seeds, trunc, class_, noise_mode, grid, out, batch, overwrite, device):
+def generate(generator, seeds, trunc, class_, noise_mode, grid, out, batch, overwrite, page, device):
     """Generate one image per seed."""
     from cfgan.jobs.generate import GenerateJob
 
@@ -204,7 +210,7 @@ def generate(generator, seeds, trunc, class_, noise_mode, grid, out, batch, over
         job = GenerateJob(G, seeds, trunc, class_, noise_mode, batch, grid)
     except ValueError as err:
         _fail(err)
-    report = _run(job, out, overwrite, "generate")
+    report = _run(job, out, overwrite, "generate", page)
     click.echo(f"wrote {report.done} images" + (" and grid.png" if grid else "") + f" in {os.path.abspath(out)}")
 
 
@@ -230,9 +236,10 @@ def generate(generator, seeds, trunc, class_, noise_mode, grid, out, batch, over
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
+@report_option
 @device_option
 def invert(images, generator, space, steps, noise, pti, pti_steps, pti_lr, mask, losses, classifier, init, lr,
-           batch, seed, out, overwrite, device):
+           batch, seed, out, overwrite, page, device):
     """Project IMAGES into the generator's latent space: per image OUT/<name>/ (recon.png, latents.pt), and
     OUT/latents.pt (all codes, for cross/edit), reconstructions.png and metrics.json."""
     from cfgan.jobs.invert import InvertJob
@@ -251,7 +258,7 @@ def invert(images, generator, space, steps, noise, pti, pti_steps, pti_lr, mask,
         job = InvertJob(G, list(images), settings, mask, clf, batch)
     except ValueError as err:
         _fail(err)
-    report = _run(job, out, overwrite, "invert")
+    report = _run(job, out, overwrite, "invert", page)
     s = report.summary.get("metrics") or {}
     lp = "n/a (no LPIPS weights)" if s.get("lpips") is None else f"{s['lpips']:.4f}"
     click.echo(f"inverted {report.done} images into {space}: mean PSNR {s.get('psnr', float('nan')):.2f} dB, "
@@ -292,9 +299,10 @@ def invert(images, generator, space, steps, noise, pti, pti_steps, pti_lr, mask,
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
+@report_option
 @device_option
 def am(generator, classifier, classes, layer, units, space, restarts, steps, lr, score, prior, diversity,
-       trunc, clip, init, k, stop_at, pixel, batch, seed, out, overwrite, device):
+       trunc, clip, init, k, stop_at, pixel, batch, seed, out, overwrite, page, device):
     """Activation maximisation: what the classifier thinks each class (or unit) looks like, as images on the
     generator's manifold. Writes OUT/<target>/grid.png per target, generator_panel.png, latents.pt, am.json."""
     from cfgan.am import AMSettings
@@ -315,7 +323,7 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
         job = AMJob(G, clf, targets_from_options(clf, classes, layer, units, probe), settings, pixel, batch=batch)
     except ValueError as err:
         _fail(err)
-    report = _run(job, out, overwrite, "am")
+    report = _run(job, out, overwrite, "am", page)
     for item in report.summary.get("items", []):
         value = (f"mean probability {item['prob_mean']:.4f} (min {item['prob_min']:.4f})"
                  if item.get("prob_mean") is not None else f"mean activation {item['score_mean']:.4g}")
@@ -357,10 +365,11 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
 @click.option("--lpips/--no-lpips", default=True, show_default=True, help="report LPIPS identity distances")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
+@report_option
 @device_option
 def cross_command(images, subject_seeds, latents, generator, classifier, target, source, frames, method, space,
                   end_prob, schedule, lam, identity, steps, lr, query_budget, invert_steps, invert_agreement, batch,
-                  random_seed, lpips, out, overwrite, device):
+                  random_seed, lpips, out, overwrite, page, device):
     """Decision-crossing paths: frames along which the classifier's probability of TARGET rises
     monotonically across its decision boundary while the subject stays itself. Starts from IMAGES (inverted
     first), --seed or --latents; writes frames, path.mp4/gif, filmstrip, plot, change map, latents and
@@ -390,7 +399,7 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
                        invert_agreement=invert_agreement, lpips=lpips, **options)
     except ValueError as err:
         _fail(err)
-    report = _run(job, out, overwrite, "cross")
+    report = _run(job, out, overwrite, "cross", page)
     s = report.summary
     click.echo(f"{s.get('crossed', 0)}/{s.get('paths', 0)} paths crossed, {s.get('monotone', 0)} monotone "
                f"({method}, {frames} frames); results in {os.path.abspath(out)}")
@@ -419,9 +428,10 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
 @click.option("--seed", default=0, show_default=True, type=int, help="seed of the boundary samples and PCA")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
+@report_option
 @device_option
 def edit_command(latent_file, generator, classifier, direction, strengths, layers, keep, target, samples, refine,
-                 fps, videos, batch, seed, out, overwrite, device):
+                 fps, videos, batch, seed, out, overwrite, page, device):
     """Latent edits: move the codes of LATENT_FILE (from invert, cross or am) along one direction at each
     strength and classify every frame. Writes per image OUT/<name>/ (frames, filmstrip, edit.mp4/gif, latents,
     report.json) and OUT/latents.pt, grid.png, grid_labelled.png, direction.pt and edit.json."""
@@ -432,7 +442,7 @@ def edit_command(latent_file, generator, classifier, direction, strengths, layer
     clf = _load_classifier(classifier, device)
     job = _build(lambda: EditJob(G, clf, latent_file, direction, strengths, layers, keep, target, n_samples=samples,
                                  seed=seed, refine=refine, fps=fps, videos=videos, batch=batch, log=click.echo))
-    s = _run(job, out, overwrite, "edit").summary
+    s = _run(job, out, overwrite, "edit", page).summary
     eligible = s["done"] - s.get("already_target", 0)
     into = f" into {s['target']}" if s.get("target") else " out of their start class"
     median = s.get("median_crossing_strength")
@@ -453,8 +463,9 @@ def edit_command(latent_file, generator, classifier, direction, strengths, layer
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
+@report_option
 @device_option
-def surrogate(generator, classifier, depth, directions, k, samples, seed, out, overwrite, device):
+def surrogate(generator, classifier, depth, directions, k, samples, seed, out, overwrite, page, device):
     """A global surrogate: a shallow decision tree that predicts the classifier from a few latent directions,
     its fidelity by depth on held-out samples, and each split drawn as an edit. Writes OUT/surrogate.json,
     tree.png, strips/node_XX.png and directions.pt."""
@@ -464,7 +475,7 @@ def surrogate(generator, classifier, depth, directions, k, samples, seed, out, o
     G = _load_generator(generator, device)
     clf = _load_classifier(classifier, device)
     job = _build(lambda: SurrogateJob(G, clf, directions, k=k, depth=depth, n_samples=samples, seed=seed))
-    s = _run(job, out, overwrite, "surrogate").summary
+    s = _run(job, out, overwrite, "surrogate", page).summary
     fidelity = s["fidelity_by_depth"][str(depth)]["held_out"]
     click.echo(f"depth-{depth} tree over {len(s['features'])} {directions} directions agrees with the classifier on "
                f"{fidelity:.1%} of held-out samples (majority baseline {s['majority_baseline']:.1%}); "
@@ -475,8 +486,9 @@ def surrogate(generator, classifier, depth, directions, k, samples, seed, out, o
 @click.option("--out", default="cfgan-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--quick", is_flag=True, help="fewer optimisation steps (for smoke tests)")
 @overwrite_option
+@report_option
 @device_option
-def demo(out, quick, overwrite, device):
+def demo(out, quick, overwrite, page, device):
     """Run the toolkit's main job on the bundled Fashion-MNIST models."""
     import time
 
@@ -489,9 +501,32 @@ def demo(out, quick, overwrite, device):
     torch.manual_seed(0)
     G = _load_generator("zoo:fashion-mnist", device)
     clf = _load_classifier("zoo:fashion-mnist", device)
-    _run(DemoJob(G, clf, quick=quick, log=click.echo), out, overwrite, "demo")
-    click.echo(f"\ndemo finished in {time.time() - started:.0f} s; "
-               f"open {os.path.join(os.path.abspath(out), 'index.html')}")
+    report = _run(DemoJob(G, clf, quick=quick, log=click.echo), out, overwrite, "demo", page)
+    where = report.page if report.page else out
+    click.echo(f"\ndemo finished in {time.time() - started:.0f} s; open {os.path.abspath(where)}")
+
+
+@main.command(name="report")
+@click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False))
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="folder for index.html (default: the run folder; required for several runs)")
+def report_command(run_dirs, out):
+    """Write index.html showing what the runs in RUN_DIR... found (any cfgan run folder, finished or not):
+    per subject the input, reconstruction, crossing frames with the probability curve, video, filmstrip and
+    change map; AM grids; a sortable table of all paths; the settings. Static files only: open it from disk."""
+    from cfgan.report import ReportError, load_run, write_report
+
+    try:
+        page = write_report(list(run_dirs), out)
+        runs = [load_run(d) for d in run_dirs]
+    except ReportError as err:
+        _fail(err)
+    for run in runs:
+        total = "?" if run.total is None else run.total
+        click.echo(f"{run.path}: cfgan {run.command}, {run.done} of {total} items done"
+                   + ("" if run.complete else " (incomplete: the page says so)"))
+    click.echo(f"report: {os.path.abspath(page)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

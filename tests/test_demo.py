@@ -1,4 +1,5 @@
-"""`cfgan demo --quick` on the bundled models: the newcomer's first command must produce every section."""
+"""`cfgan demo --quick` on the bundled models: the newcomer's first command must produce every section, and
+its report must show them in a real browser."""
 import json
 import os
 import re
@@ -8,15 +9,23 @@ from click.testing import CliRunner
 
 from cfgan.cli import main
 
+import report_browser
+
 pytestmark = pytest.mark.slow  # about a minute on 2 CPU cores
 
 
-def test_quick_demo_writes_every_section_and_only_monotone_paths(tmp_path):
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "demo"
     result = CliRunner().invoke(main, ["demo", "--quick", "--out", str(out), "--device", "cpu"],
                                 catch_exceptions=False)
+    return out, result
+
+
+def test_quick_demo_writes_every_section_and_only_monotone_paths(demo_run):
+    out, result = demo_run
     assert result.exit_code == 0, result.output
-    assert "index.html" in result.output
+    assert f"report: {out / 'index.html'}" in result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["inversion"]["psnr"] > 14  # a reconstruction, not noise (quick: 60 steps)
     pairs = summary["crossings"]
@@ -27,9 +36,35 @@ def test_quick_demo_writes_every_section_and_only_monotone_paths(tmp_path):
         assert p["monotone"] and p["probs"] == sorted(p["probs"]), p
         assert p["crossed"] and p["probs"][-1] > 0.5 > p["probs"][0], p
     assert len(summary["am"]) == 10 and min(summary["am"].values()) > 0.8  # quick: 8 steps from best of 256
-    # every image the index links exists
+    # the report shows every section: per pair its path; per input its reconstruction; per class its AM grid
     index = (out / "index.html").read_text()
-    linked = re.findall(r"src='([^']+)'", index)
-    assert len(linked) >= 1 + 1 + 3 * 3 + 1
+    linked = re.findall(r'<img src="([^"]+)"', index)
+    assert len(linked) >= 3 * 5 + 6 * 2 + 10 + 1
     for rel in linked:
-        assert os.path.isfile(out / rel), rel
+        assert rel.startswith("data:image/png;base64,") or os.path.isfile(out / rel), rel
+    for p in pairs:
+        assert f'<h3>{p["source"]} → {p["target"]}</h3>' in index
+        assert f'crossings/{p["name"]}/path.mp4' in index and f'crossings/{p["name"]}/filmstrip.png' in index
+    assert index.count("<figcaption>reconstruction: PSNR") == 6
+    assert all(f"<figcaption>{name}: mean p" in index for name in summary["am"])
+
+
+@pytest.mark.skipif(report_browser.missing() is not None, reason=str(report_browser.missing()))
+def test_demo_report_in_a_browser_at_laptop_and_phone_width(demo_run, tmp_path, capsys):
+    out, result = demo_run
+    assert result.exit_code == 0, result.output
+    driver = report_browser.start()
+    try:
+        results = report_browser.inspect_page(driver, out / "index.html", tmp_path, name="demo")
+    finally:
+        driver.quit()
+    for facts in results:
+        with capsys.disabled():
+            print(f"\n[browser] demo report at {facts['width']} px: {facts['images']} images (broken "
+                  f"{len(facts['broken'])}), videos ready {[v['readyState'] for v in facts['videos']]}, "
+                  f"{facts['requests']} requests (remote {len(facts['remote'])}, failed {len(facts['failed'])}), "
+                  f"page width {facts['scrollWidth']}")
+        assert facts["broken"] == [] and facts["remote"] == [] and facts["failed"] == []
+        assert len(facts["videos"]) == 3 and all(v["readyState"] >= 1 for v in facts["videos"])
+        assert facts["scrollWidth"] <= facts["width"] and facts["sliders"] == 3
+        assert os.path.getsize(facts["screenshot"]) > 10_000

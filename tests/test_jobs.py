@@ -161,12 +161,12 @@ def test_a_folder_that_is_not_a_run_is_left_alone(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def test_a_torn_manifest_line_is_dropped_and_its_item_redone(tmp_path):
+def test_a_torn_ledger_line_is_dropped_and_its_item_redone(tmp_path):
     out = tmp_path / "run"
     run_job(Counting(4), out)
-    manifest = out / LEDGER
-    lines = manifest.read_bytes().splitlines(keepends=True)
-    manifest.write_bytes(b"".join(lines[:2]) + lines[2][:10])  # killed while appending item2's line
+    ledger = out / LEDGER
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    ledger.write_bytes(b"".join(lines[:2]) + lines[2][:10])  # killed while appending item2's line
     assert sorted(read_ledger(out)) == ["item0", "item1"]
     again = Counting(4)
     run_job(again, out)
@@ -230,7 +230,7 @@ def test_kill_minus_9_at_random_points_then_resume_equals_an_uninterrupted_run(t
         time.sleep(rng.uniform(0.3, full))
         proc.kill()  # SIGKILL: no handler runs, no cleanup
         proc.wait()
-        for entry in read_ledger(out).values():  # everything the manifest names is complete
+        for entry in read_ledger(out).values():  # everything the ledger names is complete
             assert (out / entry["key"] / "report.json").is_file()
     subprocess.run(command(out), check=True, capture_output=True, env=env, timeout=300)
     assert not (out / ".staging").exists()

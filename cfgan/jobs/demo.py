@@ -3,11 +3,10 @@
 It shows every capability in turn on real test images: samples from the generator, inversion of real
 images, decision-crossing paths for the class pairs the classifier confuses most, and what the classifier
 thinks each class looks like. Each section is one work item of the job runner (so an interrupted demo
-resumes where it stopped); ``index.html`` links them.
+resumes where it stopped); the run's report (``index.html``, ``cfgan.report``) shows them.
 """
 from __future__ import annotations
 
-import html
 import os
 import time
 from pathlib import Path
@@ -22,7 +21,6 @@ from cfgan.data import load_images_for, make_grid, save_image
 from cfgan.paths import cross
 from cfgan.paths.outputs import write_path
 from cfgan.zoo import zoo_samples
-from generators.files import atomic_write
 from inversion import project
 
 from .runner import BatchOutput, Item, Job
@@ -101,7 +99,7 @@ class DemoJob(Job):
                        losses={"mse": 1.0, "features": 0.5}, features=self.classifier.features, seed=0,
                        progress=progress)
         return {"target": target.cpu(), "recon": proj.images.cpu(), "summary": proj.summary,
-                "files": [f for f, _, _ in pairs]}, proj.interrupted
+                "metrics": proj.metrics, "files": [f for f, _, _ in pairs]}, proj.interrupted
 
     def _crossings(self, progress):
         pairs = source_images(self.G, self.classifier, per_pair=1)
@@ -127,7 +125,15 @@ class DemoJob(Job):
         elif item.key == "inversion":
             n = output["target"].shape[0]
             save_image(make_grid(torch.cat([output["target"], output["recon"]]), nrow=n), folder / "inversion.png")
-            record.update(images=["inversion/inversion.png"], summary=output["summary"], files=output["files"])
+            record.update(images=["inversion/inversion.png"], summary=output["summary"], files=output["files"],
+                          subjects=[])
+            for i, file in enumerate(output["files"]):  # each input beside its reconstruction, for the report
+                stem = os.path.splitext(os.path.basename(file))[0]
+                save_image(output["target"][i], folder / f"{stem}-input.png")
+                save_image(output["recon"][i], folder / f"{stem}-recon.png")
+                record["subjects"].append({"file": file, "source": f"inversion/{stem}-input.png",
+                                           "recon": f"inversion/{stem}-recon.png",
+                                           **{k: v[i] for k, v in output["metrics"].items()}})
         elif item.key == "crossings":
             result, pairs = output["result"], output["pairs"]
             record["pairs"] = []
@@ -147,8 +153,14 @@ class DemoJob(Job):
             result = output["result"]
             save_panel(result, str(folder / "am_panel.png"),
                        "what the classifier thinks each class looks like (generator AM)")
-            record.update(images=["am/am_panel.png"],
-                          prob_mean={k: v["prob_mean"] for k, v in result.summary().items()})
+            summary = result.summary()
+            record.update(images=["am/am_panel.png"], prob_mean={k: v["prob_mean"] for k, v in summary.items()},
+                          classes=[])
+            for t, target in enumerate(result.targets):  # one grid per class, for the report
+                images = result.images_for(t)
+                save_image(make_grid(images, nrow=len(images)), folder / f"{target.slug}.png")
+                record["classes"].append(dict(summary[target.label], label=target.label,
+                                              grid=f"am/{target.slug}.png"))
         return record
 
     def finish(self, out: Path, records: dict) -> dict:
@@ -159,37 +171,5 @@ class DemoJob(Job):
             summary["crossings"] = records["crossings"]["pairs"]
         if "am" in records:
             summary["am"] = records["am"]["prob_mean"]
-        write_index(out, records)
-        summary["index"] = "index.html"
         return summary
 
-
-def write_index(out: Path, records: dict) -> None:
-    """A plain page linking every section's pictures (relative links, works from file://)."""
-    sections = []
-    if "samples" in records:
-        sections.append(("Samples from the bundled StyleGAN2 (seeds 0-63)", records["samples"]["images"], ""))
-    if "inversion" in records:
-        s = records["inversion"]["summary"]
-        sections.append(("Inversion into W+: real images (top) and reconstructions (bottom)",
-                         records["inversion"]["images"], f"mean PSNR {s['psnr']:.1f} dB"))
-    if "crossings" in records:
-        pairs = records["crossings"]["pairs"]
-        shown = [p["files"][k] for p in pairs for k in ("filmstrip", "gif", "plot", "change") if k in p["files"]]
-        caption = "; ".join(f"{p['source']} -> {p['target']}: {'crossed' if p['crossed'] else 'did not cross'}, "
-                            f"{'monotone' if p['monotone'] else 'not monotone'}, p(target) {p['probs'][0]:.2f} -> "
-                            f"{p['probs'][-1]:.2f}" for p in pairs)
-        sections.append(("Decision-crossing paths (source -> target)", shown, caption))
-    if "am" in records:
-        caption = ", ".join(f"{name} {p:.2f}" for name, p in records["am"]["prob_mean"].items())
-        sections.append(("Activation maximisation through the generator, one row per class",
-                         records["am"]["images"], f"mean probability reached per class: {caption}"))
-    parts = ["<!doctype html><meta charset='utf-8'><title>cfgan demo</title>",
-             "<style>body{font-family:sans-serif;margin:2em} img{image-rendering:pixelated;"
-             "max-width:95vw;margin:4px;border:1px solid #ccc}</style><h1>cfgan demo</h1>"]
-    for title, images, caption in sections:
-        parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(caption)}</p>")
-        for rel in images:
-            parts.append(f"<img src='{html.escape(rel)}' width='{512 if rel.endswith('.png') else 256}'>")
-    with atomic_write(out / "index.html") as f:
-        f.write("\n".join(parts))

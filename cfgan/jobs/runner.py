@@ -11,6 +11,8 @@ A run folder holds:
   everything else is redone; a torn last line (a kill during the append) is dropped. Under ``torchrun``
   each rank keeps ``items.rank<R>.jsonl`` and rank 0 merges them at the end (``distributed.py``).
 - ``summary.json``: rewritten after every batch; ``complete`` is true only when every item is done.
+- ``index.html``: with ``run_job(..., report=True)`` (every command's default), the run's report page
+  (``cfgan.report``), written after the final summary, also when the run was interrupted.
 
 Ctrl-C (or SIGTERM) lets the current batch's optimisation stop early; its items are written and marked
 ``partial``, the summary says ``interrupted``, and ``JobReport.exit_code`` is 130.
@@ -106,6 +108,7 @@ class JobReport:
     partial: int
     interrupted: bool
     summary: dict = field(default_factory=dict)
+    page: Optional[Path] = None  # the run's report (index.html), when one was written
 
     @property
     def exit_code(self) -> int:
@@ -173,8 +176,9 @@ def _clear(out: Path) -> None:
             child.unlink()
 
 
-def _read_ledger_file(path: Path) -> List[dict]:
-    """Entries of one ledger file; a torn last line is cut off so later appends stay readable."""
+def _read_ledger_file(path: Path, repair: bool = True) -> List[dict]:
+    """Entries of one ledger file; a torn last line is ignored, and with ``repair`` cut off so later appends
+    stay readable."""
     entries: List[dict] = []
     raw = path.read_bytes()
     good = 0
@@ -186,17 +190,18 @@ def _read_ledger_file(path: Path) -> List[dict]:
         except ValueError:
             break
         good += len(line)
-    if good != len(raw):
+    if repair and good != len(raw):
         with open(path, "r+b") as f:
             f.truncate(good)
     return entries
 
 
-def read_ledger(out: Path) -> Dict[str, dict]:
-    """key -> the item's entry across every ledger file of the run (a ``done`` entry beats a partial one)."""
+def read_ledger(out: Path, repair: bool = True) -> Dict[str, dict]:
+    """key -> the item's entry across every ledger file of the run (a ``done`` entry beats a partial one).
+    Readers that must not write (reports) pass ``repair=False``."""
     entries: Dict[str, dict] = {}
     for path in sorted(Path(out).glob("items*.jsonl")):
-        for entry in _read_ledger_file(path):
+        for entry in _read_ledger_file(path, repair):
             old = entries.get(entry["key"])
             if old is None or entry.get("status") == "done" or old.get("status") != "done":
                 entries[entry["key"]] = entry
@@ -302,8 +307,9 @@ def _prepare(out: Path, job: Job, overwrite: bool, ranks: Ranks) -> bool:
 
 # -- running ----------------------------------------------------------------------------------------------
 def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress] = None,
-            log: Optional[Callable[[str], None]] = None) -> JobReport:
-    """Run ``job`` into the folder ``out``: resume what is there, write each item atomically, summarise.
+            log: Optional[Callable[[str], None]] = None, report: bool = False) -> JobReport:
+    """Run ``job`` into the folder ``out``: resume what is there, write each item atomically, summarise;
+    with ``report``, then write ``out/index.html`` (``cfgan.report``), also for an interrupted run.
 
     Under ``torchrun`` every process calls this with the same arguments and takes its share of the items.
     """
@@ -352,14 +358,19 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
         progress.close()
     interrupted = distributed.any_rank(ranks, interrupted)  # also waits for every rank to finish its share
     summary: dict = {}
+    page = None
     if ranks.leader:
         if ranks.world > 1:
             entries = read_ledger(out)
             _merge_ledgers(out, entries)
         summary = _write_summary(out, job, entries, total, interrupted, time.perf_counter() - started, final=True)
         shutil.rmtree(out / STAGING, ignore_errors=True)
+        if report:  # after the final summary, so the page shows exactly what `cfgan report out` would
+            from cfgan.report import report_run
+
+            page = report_run(out, log)
     summary = distributed.broadcast(ranks, summary)
-    return JobReport(out, total, summary["done"], summary["partial"], interrupted, summary)
+    return JobReport(out, total, summary["done"], summary["partial"], interrupted, summary, page)
 
 
 def _write_summary(out: Path, job: Job, entries: Dict[str, dict], total: int, interrupted: bool,
@@ -370,7 +381,7 @@ def _write_summary(out: Path, job: Job, entries: Dict[str, dict], total: int, in
     summary = {"command": job.command, "settings": job.settings(), "total": total, "done": len(done),
                "partial": len(partial), "pending": total - len(done) - len(partial),
                "complete": len(done) == total, "interrupted": interrupted, "seconds_this_run": round(seconds, 3)}
-    if final:  # per-item detail and combined files once per run; the manifest has them meanwhile
+    if final:  # per-item detail and combined files once per run; the ledger has them meanwhile
         summary.update(job.finish(out, {e["key"]: e["record"] for e in done}))
         summary["items"] = [dict(key=e["key"], status=e["status"], **e["record"]) for e in ordered]
     write_json(out / SUMMARY, summary)
