@@ -22,7 +22,7 @@ def activation_gain(activation: str) -> float:
     it by their own extra gain (e.g. sqrt(1/2) in residual blocks) before calling ``bias_act``."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[activation].default_gain
+    return ACTIVATIONS[activation].gain
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
