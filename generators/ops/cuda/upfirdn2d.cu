@@ -46,10 +46,16 @@ __device__ __forceinline__ TapRun taps_on_samples(const AxisSpec& a, int out) {
     return run;
 }
 
+// Strides of the batch and channel dimensions of a 4-D tensor.
+struct Planes {
+    int64_t sample, channel;
+    explicit Planes(const at::Tensor& t) : sample(t.stride(0)), channel(t.stride(1)) {}
+};
+
 struct Launch {
     AxisSpec x, y;
+    Planes in, out;
     int channels;
-    int64_t in_stride_n, in_stride_c, out_stride_n, out_stride_c;
     int64_t count;             // output samples
     bool channels_innermost;   // channels-last output: neighbouring threads take neighbouring channels
 };
@@ -78,7 +84,7 @@ __global__ void upfirdn2d_kernel(const Launch l, const scalar_t* __restrict__ in
 
         const TapRun along_y = taps_on_samples(l.y, oy);
         const TapRun along_x = taps_on_samples(l.x, ox);
-        const scalar_t* plane = in + n * l.in_stride_n + c * l.in_stride_c;
+        const scalar_t* plane = in + n * l.in.sample + c * l.in.channel;
         acc_t sum = acc_t(0);
         for (int ty = along_y.first_tap, iy = along_y.first_input; ty < along_y.end_tap; ty += l.y.up, ++iy) {
             const acc_t* tap_row = taps + static_cast<int64_t>(ty) * l.x.taps;
@@ -87,7 +93,7 @@ __global__ void upfirdn2d_kernel(const Launch l, const scalar_t* __restrict__ in
                 sum += static_cast<acc_t>(in_row[ix * l.x.in_stride]) * tap_row[tx];
             }
         }
-        out[n * l.out_stride_n + c * l.out_stride_c + oy * l.y.out_stride + ox * l.x.out_stride] =
+        out[n * l.out.sample + c * l.out.channel + oy * l.y.out_stride + ox * l.x.out_stride] =
             static_cast<scalar_t>(sum);
     }
 }
@@ -100,16 +106,10 @@ AxisSpec describe_axis(const char* name, int64_t up, int64_t down, int64_t befor
     const int64_t limit = INT_MAX / 4;
     TORCH_CHECK(in_len * up < limit && std::abs(before) < limit && std::abs(after) < limit && taps < limit,
                 "upfirdn2d: sizes along ", name, " are too large");
-    AxisSpec a;
-    a.up = static_cast<int>(up);
-    a.down = static_cast<int>(down);
-    a.before = static_cast<int>(before);
-    a.in_len = static_cast<int>(in_len);
-    a.out_len = static_cast<int>(window / down + 1);
-    a.taps = static_cast<int>(taps);
-    a.in_stride = in_stride;
-    a.out_stride = 0;  // known once the output exists
-    return a;
+    const auto narrow = [](int64_t v) { return static_cast<int>(v); };
+    // out_stride is known once the output exists
+    return AxisSpec{narrow(up), narrow(down), narrow(before), narrow(in_len), narrow(window / down + 1), narrow(taps),
+                    in_stride, 0};
 }
 
 }  // namespace
@@ -124,23 +124,20 @@ at::Tensor upfirdn2d(const at::Tensor& x, const at::Tensor& taps, int64_t up_x, 
                 "upfirdn2d: taps must be a non-empty contiguous 2-D tensor");
     TORCH_CHECK(x.size(1) < INT_MAX, "upfirdn2d: too many channels");
 
-    Launch l;
-    l.x = describe_axis("x", up_x, down_x, before_x, after_x, x.size(3), taps.size(1), x.stride(3));
-    l.y = describe_axis("y", up_y, down_y, before_y, after_y, x.size(2), taps.size(0), x.stride(2));
-    l.channels = static_cast<int>(x.size(1));
-
+    const AxisSpec along_x =
+        describe_axis("x", up_x, down_x, before_x, after_x, x.size(3), taps.size(1), x.stride(3));
+    const AxisSpec along_y =
+        describe_axis("y", up_y, down_y, before_y, after_y, x.size(2), taps.size(0), x.stride(2));
     const at::cuda::OptionalCUDAGuard device_guard(x.device());
     const auto layout = x.suggest_memory_format();
-    at::Tensor y = at::empty({x.size(0), x.size(1), l.y.out_len, l.x.out_len}, x.options().memory_format(layout));
-    l.count = y.numel();
-    if (l.count == 0) return y;
-    l.in_stride_n = x.stride(0);
-    l.in_stride_c = x.stride(1);
-    l.out_stride_n = y.stride(0);
-    l.out_stride_c = y.stride(1);
-    l.y.out_stride = y.stride(2);
+    at::Tensor y =
+        at::empty({x.size(0), x.size(1), along_y.out_len, along_x.out_len}, x.options().memory_format(layout));
+    if (y.numel() == 0) return y;
+
+    Launch l{along_x, along_y, Planes(x), Planes(y), static_cast<int>(x.size(1)), y.numel(),
+             layout == at::MemoryFormat::ChannelsLast};
     l.x.out_stride = y.stride(3);
-    l.channels_innermost = layout == at::MemoryFormat::ChannelsLast;
+    l.y.out_stride = y.stride(2);
 
     constexpr int threads = 256;
     const int64_t blocks = std::min<int64_t>((l.count + threads - 1) / threads, int64_t(1) << 22);
