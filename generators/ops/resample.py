@@ -171,31 +171,39 @@ def upfirdn2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntOrPair = 1, dow
 def _reference(x, f, ax: Axis, ay: Axis, flip_filter: bool, gain: float) -> torch.Tensor:
     kernel = (f * gain ** (f.ndim / 2)).to(x.dtype)
     if kernel.ndim == 2:
-        return _filter_along(x, kernel, ax, ay, flip_filter)
-    x = _filter_along(x, kernel[None, :], ax, Axis(), flip_filter)
-    return _filter_along(x, kernel[:, None], Axis(), ay, flip_filter)
+        return _fir_pass(x, kernel, ax, ay, flip_filter)
+    x = _fir_pass(x, kernel[None, :], ax, Axis(), flip_filter)
+    return _fir_pass(x, kernel[:, None], Axis(), ay, flip_filter)
 
 
-def _filter_along(x, kernel: torch.Tensor, ax: Axis, ay: Axis, flip_filter: bool) -> torch.Tensor:
+def _fir_pass(x, kernel: torch.Tensor, ax: Axis, ay: Axis, flip_filter: bool) -> torch.Tensor:
     """upfirdn2d with a 2-D kernel (a [1, k] or [k, 1] kernel filters one axis only)."""
     channels = x.shape[1]
     kh, kw = kernel.shape
     if ax.up == 1 and ay.up == 1:
-        # Crop/pad, then correlate (conv2d's operation) with the mirrored filter; stride = decimation.
+        # Pad, then correlate (conv2d's operation) with the mirrored filter; stride = decimation.
         weight = (kernel if flip_filter else kernel.flip([0, 1])).expand(channels, 1, kh, kw)
-        if any((ax.before, ax.after, ay.before, ay.after)):
-            x = F.pad(x, [ax.before, ax.after, ay.before, ay.after])
-        return F.conv2d(x, weight, stride=(ay.down, ax.down), groups=channels)
+        x, padding = _pad_unless_symmetric(x, [ax.before, ax.after, ay.before, ay.after])
+        return F.conv2d(x, weight, stride=(ay.down, ax.down), padding=padding, groups=channels)
     # conv_transpose2d(x, k, stride=up) is the full convolution of the zero-stuffed image with k, defined
     # from ``taps - 1`` samples before the first one; move that window onto the requested padding.
     weight = (kernel.flip([0, 1]) if flip_filter else kernel).expand(channels, 1, kh, kw)
-    x = F.conv_transpose2d(x, weight, stride=(ay.up, ax.up), groups=channels)
     window = [ax.before + 1 - kw, ax.after + ax.up - kw, ay.before + 1 - kh, ay.after + ay.up - kh]
-    if any(window):
-        x = F.pad(x, window)
+    if window[0] == window[1] <= 0 and window[2] == window[3] <= 0:  # a symmetric crop: the conv does it
+        x = F.conv_transpose2d(x, weight, stride=(ay.up, ax.up), padding=(-window[2], -window[0]), groups=channels)
+    else:
+        x = F.pad(F.conv_transpose2d(x, weight, stride=(ay.up, ax.up), groups=channels), window)
     if ax.down > 1 or ay.down > 1:
         x = x[:, :, ::ay.down, ::ax.down]
     return x
+
+
+def _pad_unless_symmetric(x: torch.Tensor, pad):
+    """(x, conv padding): symmetric non-negative padding is left to the convolution (no copy of x)."""
+    x0, x1, y0, y1 = pad
+    if x0 == x1 >= 0 and y0 == y1 >= 0:
+        return x, (y0, x0)
+    return F.pad(x, pad), (0, 0)
 
 
 # -- CUDA path -------------------------------------------------------------------------------------

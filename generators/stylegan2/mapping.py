@@ -28,10 +28,8 @@ class MappingNetwork(nn.Module):
         if z_dim == 0 and c_dim == 0:
             raise ValueError("the mapping network needs an input: z_dim and c_dim are both 0")
         activation_gain(activation)
-        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
-        self.num_ws = num_ws
-        self.num_layers = num_layers
-        self.w_avg_beta = w_avg_beta
+        self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
+        self.num_layers, self.w_avg_beta = num_layers, w_avg_beta
 
         if c_dim > 0:
             embed_features = w_dim if embed_features is None else embed_features

@@ -15,7 +15,7 @@ way is asked for.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
@@ -42,6 +42,22 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     ``up``, ``padding``, ``resample_filter`` and ``flip_weight`` are passed on to ``ops.conv2d_resample``.
     Weights and styles stay in float32; the convolution runs in x's dtype.
     """
+    y, scale = convolve_modulated(x, weight, styles, demodulate=demodulate, per_sample_filters=per_sample_filters,
+                                  up=up, padding=padding, resample_filter=resample_filter, flip_weight=flip_weight)
+    if scale is not None:
+        return y * scale if noise is None else torch.addcmul(noise.to(y.dtype), y, scale)
+    return y if noise is None else y.add_(noise)
+
+
+def convolve_modulated(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, *, demodulate: bool = True,
+                       per_sample_filters: bool = False, up: int = 1, padding: int = 0,
+                       resample_filter: Optional[torch.Tensor] = None,
+                       flip_weight: bool = True) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """``modulated_conv2d`` without the noise, and possibly without the demodulation: (y, scale).
+
+    ``scale`` [N, O, 1, 1] is the demodulation still to be applied (``y * scale``) when the activations
+    were modulated, so that the caller can fold it into what it does next; None otherwise.
+    """
     if demodulate and x.dtype in _LOW_PRECISION:
         # Demodulation cancels any positive scale of a style vector or of a filter, so normalise both
         # first: then |x * s| <= |x| and, by Cauchy-Schwarz, each output is at most the norm of its input
@@ -50,18 +66,12 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         weight = weight / weight.flatten(1).norm(dim=1).reshape(-1, 1, 1, 1)
     coefficients = demodulation(weight, styles) if demodulate else None
     if weight.shape[2:] == (1, 1) and up == 1 and padding == 0:
-        y = _pointwise(x, weight, styles, coefficients)
-    elif per_sample_filters:
-        y = _grouped(x, weight, styles, coefficients, up, padding, resample_filter, flip_weight)
-    else:
-        x = x * styles.to(x.dtype)[:, :, None, None]
-        y = ops.conv2d_resample(x, weight.to(x.dtype), resample_filter, up=up, padding=padding,
-                                flip_weight=flip_weight)
-        if coefficients is not None:
-            scale = coefficients.to(y.dtype)[:, :, None, None]
-            return y * scale if noise is None else torch.addcmul(noise.to(y.dtype), y, scale)
-    # The per-sample paths have demodulated already: only the noise is left.
-    return y if noise is None else y.add_(noise)
+        return _pointwise(x, weight, styles, coefficients), None
+    if per_sample_filters:
+        return _grouped(x, weight, styles, coefficients, up, padding, resample_filter, flip_weight), None
+    x = x * styles.to(x.dtype)[:, :, None, None]
+    y = ops.conv2d_resample(x, weight.to(x.dtype), resample_filter, up=up, padding=padding, flip_weight=flip_weight)
+    return y, None if coefficients is None else coefficients.to(y.dtype)[:, :, None, None]
 
 
 def _per_sample_filters(weight, styles, coefficients) -> torch.Tensor:
@@ -75,7 +85,11 @@ def _per_sample_filters(weight, styles, coefficients) -> torch.Tensor:
 def _pointwise(x, weight, styles, coefficients) -> torch.Tensor:
     batch, channels, height, width = x.shape
     matrices = _per_sample_filters(weight, styles, coefficients).flatten(2).to(x.dtype)  # [N, O, I]
-    return torch.bmm(matrices, x.reshape(batch, channels, height * width)).reshape(batch, -1, height, width)
+    if x.is_contiguous():  # each channel is a row: [N, I, H * W] -> [N, O, H * W]
+        return torch.bmm(matrices, x.reshape(batch, channels, height * width)).reshape(batch, -1, height, width)
+    # channels-last (or other layouts): each pixel is a row, [N, H * W, I] -> [N, H * W, O], no copy of x
+    pixels = x.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+    return torch.bmm(pixels, matrices.transpose(1, 2)).reshape(batch, height, width, -1).permute(0, 3, 1, 2)
 
 
 def _grouped(x, weight, styles, coefficients, up, padding, resample_filter, flip_weight) -> torch.Tensor:

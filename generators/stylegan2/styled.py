@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 from generators import ops
+from generators.ops.activation import activation
 from generators.stylegan2.layers import EqualizedLinear, activation_gain
-from generators.stylegan2.modulation import modulated_conv2d
+from generators.stylegan2.modulation import convolve_modulated, modulated_conv2d
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -55,12 +56,31 @@ class StyledConv(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
                 noise: Optional[torch.Tensor] = None, fused: bool = False, gain: float = 1.0) -> torch.Tensor:
-        y = modulated_conv2d(x, self.weight, self.affine(w), demodulate=True, per_sample_filters=fused, up=self.up,
-                             padding=self.padding, resample_filter=self.resample_filter,
-                             flip_weight=self.up == 1, noise=self.scaled_noise(x.shape[0], x.device, noise_mode, noise))
+        y, scale = convolve_modulated(x, self.weight, self.affine(w), demodulate=True, per_sample_filters=fused,
+                                      up=self.up, padding=self.padding, resample_filter=self.resample_filter,
+                                      flip_weight=self.up == 1)
+        noise = self.scaled_noise(x.shape[0], x.device, noise_mode, noise)
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
-        return ops.bias_act(y, self.bias.to(y.dtype), act=self.activation, gain=self.activation_gain * gain,
-                            clamp=clamp)
+        return _finish(y, scale, noise, self.bias.to(y.dtype), self.activation, self.activation_gain * gain, clamp)
+
+
+def _finish(y, scale, noise, bias, act: str, gain: float, clamp: Optional[float]) -> torch.Tensor:
+    """clamp(act(y * scale + noise + bias) * gain), with ``scale`` (the pending demodulation) or ``noise``
+    possibly None."""
+    spec = activation(act)
+    if scale is not None and spec.homogeneous and gain > 0:
+        # For the rectifiers act(s) * gain == act(s * gain): the demodulation, noise, bias and gain make one
+        # multiply-add over the features, and the activation runs in place.
+        shift = bias[:, None, None] * gain
+        if noise is not None:
+            shift = torch.add(shift, noise.to(y.dtype), alpha=gain)
+        y = spec.apply(torch.addcmul(shift, y, scale * gain), spec.alpha, True)
+        return y if clamp is None else y.clamp(-clamp, clamp)
+    if scale is not None:
+        y = y * scale if noise is None else torch.addcmul(noise.to(y.dtype), y, scale)
+    elif noise is not None:
+        y = y.add_(noise)
+    return ops.bias_act(y, bias, act=act, gain=gain, clamp=clamp)
 
 
 class ToRGB(nn.Module):

@@ -79,9 +79,8 @@ class SynthesisBlock(nn.Module):
         half = self.use_fp16 and not force_fp32
         dtype = torch.float16 if half else torch.float32
         if self.in_channels == 0:
-            x = self.const.to(dtype).expand(ws[0].shape[0], *self.const.shape)
-        else:
-            x = x.to(dtype)
+            x = self.const.expand(ws[0].shape[0], *self.const.shape)
+        x = x.to(dtype)
         if fused is None:
             fused = use_per_sample_filters(x, self.training, half)
         styled = dict(noise_mode=noise_mode, fused=fused)
@@ -124,9 +123,7 @@ class SynthesisNetwork(nn.Module):
             raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
         if img_channels < 1:
             raise ValueError(f"img_channels must be >= 1, got {img_channels}")
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
+        self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.block_resolutions = [2 ** k for k in range(2, int(math.log2(img_resolution)) + 1)]
 
         def width(res: int) -> int:
