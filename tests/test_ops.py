@@ -63,14 +63,19 @@ def test_bias_act_without_bias_and_dtype():
     assert ops.bias_act(x, torch.ones(3, dtype=torch.float64)).dtype == torch.float32
 
 
-@pytest.mark.parametrize("act", ACTS)
-def test_bias_act_gradcheck(act):
-    g = torch.Generator().manual_seed(1)
-    # keep away from the kinks of relu/lrelu (0) and of the clamp (+-clamp)
+def away_from_kinks(seed: int):
+    """float64 x [2, 3, 4] and b [3] requiring grad, with |x + b| in [0.09, 1.11]: away from the kinks of
+    relu/lrelu (0) and of a clamp at 2.5, where finite differences would straddle them."""
+    g = torch.Generator().manual_seed(seed)
     x = (torch.rand(2, 3, 4, generator=g, dtype=torch.float64) + 0.1) * torch.where(
         torch.rand(2, 3, 4, generator=g) > 0.5, 1.0, -1.0).double()
-    x.requires_grad_(True)
-    b = (torch.randn(3, generator=g, dtype=torch.float64) * 0.01).requires_grad_(True)
+    b = torch.randn(3, generator=g, dtype=torch.float64) * 0.01
+    return x.requires_grad_(True), b.requires_grad_(True)
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_bias_act_gradcheck(act):
+    x, b = away_from_kinks(1)
 
     def fn(x, b):
         return ops.bias_act(x, b, act=act, clamp=2.5)
@@ -436,11 +441,7 @@ def test_kernel_upfirdn2d_glue_matches_reference(filter_name, emulated_kernels):
 def test_kernel_bias_act_glue_matches_reference(act, emulated_kernels):
     from generators.ops.activation import ACTIVATIONS, _kernel_bias_act
 
-    g = torch.Generator().manual_seed(8)
-    x = (torch.rand(2, 3, 4, generator=g, dtype=torch.float64) + 0.1) * torch.where(
-        torch.rand(2, 3, 4, generator=g) > 0.5, 1.0, -1.0).double()
-    x.requires_grad_(True)
-    b = (torch.randn(3, generator=g, dtype=torch.float64) * 0.01).requires_grad_(True)
+    x, b = away_from_kinks(8)
 
     def kernel(x, b):
         return _kernel_bias_act(x, b, 1, ACTIVATIONS[act], ACTIVATIONS[act].alpha, 0.7, 2.5)
