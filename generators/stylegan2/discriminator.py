@@ -32,9 +32,7 @@ class DiscriminatorBlock(nn.Module):
                  img_channels: int, architecture: str = "resnet", resample_filter=(1, 3, 3, 1),
                  conv_clamp: Optional[float] = None, use_fp16: bool = False):
         super().__init__()
-        self.resolution = resolution
-        self.architecture = architecture
-        self.use_fp16 = use_fp16
+        self.resolution, self.architecture, self.use_fp16 = resolution, architecture, use_fp16
         self.reads_image = in_channels == 0 or architecture == "skip"
         self.register_buffer("resample_filter", ops.setup_filter(list(resample_filter)))
         conv = dict(activation="lrelu", conv_clamp=conv_clamp)
@@ -125,9 +123,7 @@ class Discriminator(nn.Module):
                            num_fp16_res=num_fp16_res, conv_clamp=conv_clamp, cmap_dim=cmap_dim,
                            block_kwargs=dict(block_kwargs or {}), mapping_kwargs=dict(mapping_kwargs or {}),
                            epilogue_kwargs=dict(epilogue_kwargs or {}))
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
+        self.c_dim, self.img_resolution, self.img_channels = c_dim, img_resolution, img_channels
 
         def width(res: int) -> int:
             return min(channel_base // res, channel_max)

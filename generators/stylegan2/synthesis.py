@@ -46,12 +46,10 @@ class SynthesisBlock(nn.Module):
         super().__init__()
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
-        self.in_channels = in_channels
-        self.resolution = resolution
-        self.architecture = architecture
-        self.is_last = is_last
-        self.use_fp16 = use_fp16
         first = in_channels == 0
+        self.in_channels, self.resolution, self.is_last = in_channels, resolution, is_last
+        self.architecture, self.use_fp16 = architecture, use_fp16
+        self.residual = architecture == "resnet" and not first
         self.num_conv = 1 if first else 2
         self.num_torgb = 1 if is_last or architecture == "skip" else 0
         styled = dict(w_dim=w_dim, resolution=resolution, kernel_size=kernel_size, use_noise=use_noise,
@@ -64,7 +62,7 @@ class SynthesisBlock(nn.Module):
         self.conv1 = StyledConv(out_channels, out_channels, **styled)
         if self.num_torgb:
             self.torgb = ToRGB(out_channels, img_channels, w_dim=w_dim, conv_clamp=conv_clamp)
-        if not first and architecture == "resnet":
+        if self.residual:
             self.skip = EqualizedConv2d(in_channels, out_channels, kernel_size=1, bias=False, up=2,
                                         resample_filter=resample_filter)
 
@@ -83,18 +81,13 @@ class SynthesisBlock(nn.Module):
         x = x.to(dtype)
         if fused is None:
             fused = use_per_sample_filters(x, self.training, half)
-        styled = dict(noise_mode=noise_mode, fused=fused)
-
-        if self.in_channels == 0:
-            x = self.conv1(x, ws[0], noise=noise[0], **styled)
-        elif self.architecture == "resnet":
-            shortcut = self.skip(x, gain=_HALF_VARIANCE)
-            x = self.conv0(x, ws[0], noise=noise[0], **styled)
-            x = self.conv1(x, ws[1], noise=noise[1], gain=_HALF_VARIANCE, **styled)
+        shortcut = self.skip(x, gain=_HALF_VARIANCE) if self.residual else None
+        for index, conv in enumerate(self.convs()):
+            # in a residual block the last conv, like the shortcut, is scaled by sqrt(1/2)
+            gain = _HALF_VARIANCE if self.residual and index == self.num_conv - 1 else 1.0
+            x = conv(x, ws[index], noise_mode=noise_mode, noise=noise[index], fused=fused, gain=gain)
+        if shortcut is not None:
             x = shortcut + x
-        else:
-            x = self.conv0(x, ws[0], noise=noise[0], **styled)
-            x = self.conv1(x, ws[1], noise=noise[1], **styled)
 
         if img is not None:
             img = ops.upsample2d(img, self.resample_filter)
