@@ -16,9 +16,7 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from generators import StyleGAN2Generator  # noqa: E402
+from generators import StyleGAN2Generator
 
 
 def build(args):

@@ -29,15 +29,23 @@ ADA_PKL = FIXTURES / "official_tiny_snapshot.pkl"
 SG3REPO_PKL = FIXTURES / "official_tiny_snapshot_sg3repo.pkl"
 STYLEGAN3_PKL = FIXTURES / "official_tiny_snapshot_stylegan3.pkl"
 ROSINALITY_PT = FIXTURES / "rosinality_tiny.pt"
-ATOL = 1e-4
+#: allowed error relative to the compared magnitude (see ``close``): float32 rounding through these networks
+#: moves outputs by ~1e-6 of their scale, a wrong layer by far more than 1e-4 of it.
+TOL = 1e-4
 
 
 def expected(path: Path) -> dict:
     return torch.load(path.with_name(path.stem + "_expected.pt"), weights_only=True)
 
 
-def close(a: torch.Tensor, b: torch.Tensor, atol: float = ATOL) -> bool:
-    return a.shape == b.shape and float((a - b).abs().max()) <= atol
+def close(actual: torch.Tensor, expected: torch.Tensor, tol: float = TOL) -> bool:
+    """Same shape and max |actual - expected| <= tol * max(1, max |expected|).
+
+    Relative to the magnitude compared (the stylegan3-repo fixture's random-weight images reach |x| ~ 370,
+    where float rounding alone differs by ~1e-4 between CPUs), absolute for magnitudes below 1.
+    """
+    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
+    return actual.shape == expected.shape and float((actual - expected).abs().max()) <= tol * scale
 
 
 def tiny_stylegan2(**overrides) -> StyleGAN2Generator:
@@ -65,21 +73,16 @@ def test_official_pickle_reproduces_official_outputs(path, which):
         ws = G.mapping(z, c)
         assert close(ws, ref[f"{which}.ws"])
         assert close(G.mapping(z, c, truncation_psi=ref["psi"]), ref[f"{which}.ws_psi"])
-        # the official fused form reproduces the official outputs to 1e-4 absolute ...
-        assert close(G.synthesis(ws, noise_mode="const", fused_modconv=True), ref[f"{which}.img_const"])
-        assert close(G.synthesis(ws, noise_mode="none", fused_modconv=True), ref[f"{which}.img_none"])
-        # ... and the CPU default (split form, faster) to 1e-4 of the images' scale: these random-weight
-        # fixtures reach |x| ~ 370, where float rounding alone is ~1e-4
-        for mode in ("const", "none"):
-            expected_img = ref[f"{which}.img_{mode}"]
-            scale = max(1.0, float(expected_img.abs().max()))
-            assert close(G.synthesis(ws, noise_mode=mode), expected_img, atol=ATOL * scale)
+        # both forms of the modulated convolution: the official fused one and the CPU default (split)
+        for fused in (True, None):
+            for mode in ("const", "none"):
+                assert close(G.synthesis(ws, noise_mode=mode, fused_modconv=fused), ref[f"{which}.img_{mode}"])
     assert close(G.w_avg, ref[f"{which}.w_avg"])
 
 
 def test_official_pickle_which_picks_a_different_network():
     ref = expected(ADA_PKL)
-    assert not close(ref["G.img_const"], ref["G_ema.img_const"], atol=1e-2)
+    assert not close(ref["G.img_const"], ref["G_ema.img_const"], tol=0.1)
     G = load(ADA_PKL, which="G")
     with torch.no_grad():
         assert close(G.synthesis(G.mapping(ref["G.z"]), noise_mode="const"), ref["G.img_const"])
@@ -97,7 +100,7 @@ def test_stylegan3_repo_default_clamp_is_made_explicit():
     unclamped.load_state_dict(G.state_dict())
     with torch.no_grad():
         img = unclamped.synthesis(ref["G_ema.ws"], noise_mode="const")
-    assert not close(img, ref["G_ema.img_const"], atol=1.0)
+    assert not close(img, ref["G_ema.img_const"], tol=0.1)
 
 
 def test_stylegan3_generator_is_refused_clearly():
@@ -228,9 +231,10 @@ def test_rosinality_training_checkpoint_estimates_w_avg(tmp_path):
                 "ada_aug_p": 0.0}, path)
     G = load(path)
     assert G.meta["w_avg"].startswith("estimated")
-    # latent_avg of the fixture is the mean of 4096 mapped z; the estimate uses 10k others (per-dim std ~1.7)
-    assert close(G.w_avg, converted["latent_avg"], atol=0.2)
-    assert not close(G.w_avg, torch.zeros_like(G.w_avg), atol=0.3)
+    # latent_avg of the fixture is the mean of 4096 mapped z; the estimate uses 10k others (per-dim std ~1.7),
+    # so the two differ by sampling error: a statistical, absolute bound
+    assert float((G.w_avg - converted["latent_avg"]).abs().max()) <= 0.2
+    assert float(G.w_avg.abs().max()) > 0.3
     G_raw = load(path, which="G")
     assert torch.equal(G_raw.state_dict()["synthesis.b4.const"], g["input.input"][0])
 
@@ -244,7 +248,7 @@ def test_export_rosinality_round_trips_the_layout_exactly(tmp_path):
     exported = torch.load(out, weights_only=True)
     assert set(exported["g_ema"]) == set(converted["g_ema"])
     for key, value in converted["g_ema"].items():
-        assert torch.allclose(exported["g_ema"][key], value, atol=1e-7, rtol=0), key
+        assert close(exported["g_ema"][key], value, tol=1e-7), key  # the style weights reach |x| ~ 400
     assert torch.equal(exported["latent_avg"], converted["latent_avg"])
 
 
@@ -256,7 +260,7 @@ def test_export_rosinality_keeps_outputs_for_other_lr_multipliers(tmp_path):
     G2 = load(out)
     z = G.sample_z(3, seed=1)
     with torch.no_grad():
-        assert close(G2(z, truncation_psi=0.5), G(z, truncation_psi=0.5), atol=1e-5)
+        assert close(G2(z, truncation_psi=0.5), G(z, truncation_psi=0.5), tol=1e-5)
 
 
 @pytest.mark.parametrize("overrides, problem", [
@@ -310,7 +314,7 @@ def test_native_legacy_torch_serialisation_also_loads(tmp_path):
     torch.save(checkpoint_dict(G), path, _use_new_zipfile_serialization=False)
     z = G.sample_z(2)
     with torch.no_grad():
-        assert close(load(path)(z), G(z), atol=0)
+        assert close(load(path)(z), G(z), tol=0)
 
 
 def test_native_rejects_newer_versions_and_bad_meta(tmp_path):
@@ -419,7 +423,7 @@ def test_torchscript_file_loads(tmp_path):
     assert (G.z_dim, G.resolution, G.channels) == (12, 16, 3)
     z = G.sample_z(2)
     with torch.no_grad():
-        assert close(G(z), net(z[:, :, None, None]), atol=1e-6)
+        assert close(G(z), net(z[:, :, None, None]), tol=1e-6)
 
 
 def test_pretrained_dcgan_from_gan_face_generate():
@@ -504,7 +508,7 @@ def test_zoo_models_are_checksum_verified(tmp_path, monkeypatch):
     (tmp_path / "tiny.json").write_text(json.dumps({"sha256": digest}))
     z = G.sample_z(2)
     with torch.no_grad():
-        assert close(load("zoo:tiny")(z), G(z), atol=0)
+        assert close(load("zoo:tiny")(z), G(z), tol=0)
     with pytest.raises(CheckpointError, match="available: zoo:tiny"):
         load("zoo:../tiny")
     data = bytearray((tmp_path / "tiny.pt").read_bytes())

@@ -63,14 +63,19 @@ def test_bias_act_without_bias_and_dtype():
     assert ops.bias_act(x, torch.ones(3, dtype=torch.float64)).dtype == torch.float32
 
 
-@pytest.mark.parametrize("act", ACTS)
-def test_bias_act_gradcheck(act):
-    g = torch.Generator().manual_seed(1)
-    # keep away from the kinks of relu/lrelu (0) and of the clamp (+-clamp)
+def away_from_kinks(seed: int):
+    """float64 x [2, 3, 4] and b [3] requiring grad, with |x + b| in [0.09, 1.11]: away from the kinks of
+    relu/lrelu (0) and of a clamp at 2.5, where finite differences would straddle them."""
+    g = torch.Generator().manual_seed(seed)
     x = (torch.rand(2, 3, 4, generator=g, dtype=torch.float64) + 0.1) * torch.where(
         torch.rand(2, 3, 4, generator=g) > 0.5, 1.0, -1.0).double()
-    x.requires_grad_(True)
-    b = (torch.randn(3, generator=g, dtype=torch.float64) * 0.01).requires_grad_(True)
+    b = torch.randn(3, generator=g, dtype=torch.float64) * 0.01
+    return x.requires_grad_(True), b.requires_grad_(True)
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_bias_act_gradcheck(act):
+    x, b = away_from_kinks(1)
 
     def fn(x, b):
         return ops.bias_act(x, b, act=act, clamp=2.5)
@@ -342,3 +347,105 @@ def test_explicit_cuda_home_without_toolkit_is_named(tmp_path, monkeypatch):
         plugin.find_cuda_home()
     monkeypatch.setenv("CUDA_HOME", str(_fake_toolkit(tmp_path / "cuda")))
     assert plugin.find_cuda_home() == str(tmp_path / "cuda")
+
+
+# -- the CUDA path's Python side, on CPU ------------------------------------------------------------
+class EmulatedKernels:
+    """The two kernels of generators/ops/cuda transcribed to Python, loop for loop, so that the autograd
+    functions wrapped around them (tap mirroring, separable passes, adjoint geometry, derivative orders)
+    can be checked without a GPU. tests/test_ops_gpu.py compares the real kernels with the reference."""
+
+    @staticmethod
+    def upfirdn2d(x, taps, up_x, down_x, before_x, after_x, up_y, down_y, before_y, after_y):
+        def out_len(n, up, down, before, after, k):
+            return (n * up + before + after - k) // down + 1
+
+        def taps_on_samples(out, up, down, before, n, k):  # TapRun of upfirdn2d.cu
+            start = out * down - before
+            first = -start if start < 0 else (up - start % up) % up
+            return range(first, min(k, (n - 1) * up - start + 1), up), (start + first) // up
+
+        kh, kw = taps.shape
+        h, w = x.shape[2:]
+        oh = out_len(h, up_y, down_y, before_y, after_y, kh)
+        ow = out_len(w, up_x, down_x, before_x, after_x, kw)
+        # weights[oy, ox, iy, ix]: what input sample (iy, ix) contributes to output sample (oy, ox)
+        weights = np.zeros((oh, ow, h, w))
+        taps = taps.double().numpy()
+        for oy in range(oh):
+            ty_range, iy0 = taps_on_samples(oy, up_y, down_y, before_y, h, kh)
+            for ox in range(ow):
+                tx_range, ix0 = taps_on_samples(ox, up_x, down_x, before_x, w, kw)
+                for iy, ty in enumerate(ty_range, iy0):
+                    for ix, tx in enumerate(tx_range, ix0):
+                        weights[oy, ox, iy, ix] += taps[ty, tx]
+        return torch.einsum("ncij,abij->ncab", x, torch.from_numpy(weights).to(x.dtype))
+
+    @staticmethod
+    def bias_act(x, b, g1, g2, order, dim, act, alpha, gain, clamp):
+        s = x if b.numel() == 0 else x + b.reshape([-1 if i == dim else 1 for i in range(x.ndim)])
+        g = torch.sigmoid(s)
+        t = torch.tanh(s)
+        pos = s > 0
+        one, zero = torch.ones_like(s), torch.zeros_like(s)
+        table = {  # act id: (value, first, second derivative), as in activation_derivative()
+            0: (s, one, zero),
+            1: (torch.where(pos, s, zero), torch.where(pos, one, zero), zero),
+            2: (torch.where(pos, s, alpha * s), torch.where(pos, one, alpha * one), zero),
+            3: (t, 1 - t * t, -2 * t * (1 - t * t)),
+            4: (g, g * (1 - g), g * (1 - g) * (1 - 2 * g)),
+            5: (torch.where(pos, s, torch.expm1(s)), torch.where(pos, one, s.exp()), torch.where(pos, zero, s.exp())),
+            6: (torch.where(pos, SELU_SCALE * s, SELU_SCALE * SELU_ALPHA * torch.expm1(s)),
+                torch.where(pos, SELU_SCALE * one, SELU_SCALE * SELU_ALPHA * s.exp()),
+                torch.where(pos, zero, SELU_SCALE * SELU_ALPHA * s.exp())),
+            7: (torch.where(s > 20, s, torch.log1p(s.exp())), torch.where(s > 20, one, g),
+                torch.where(s > 20, zero, g * (1 - g))),
+            8: (s * g, g * (1 + s * (1 - g)), g * (1 - g) * (2 + s * (1 - 2 * g))),
+        }[act]
+        value = table[0] * gain
+        if order == 0:
+            return value.clamp(-clamp, clamp) if clamp >= 0 else value
+        passes = (value >= -clamp) & (value <= clamp) if clamp >= 0 else torch.ones_like(pos)
+        out = g1 * gain * table[order] * (g2 if order == 2 else 1)
+        return torch.where(passes, out, zero)
+
+
+@pytest.fixture
+def emulated_kernels(monkeypatch):
+    monkeypatch.setattr(plugin, "get", lambda: EmulatedKernels)
+
+
+@pytest.mark.parametrize("filter_name", ["asymmetric2x3", "separable8", "binomial4"])
+def test_kernel_upfirdn2d_glue_matches_reference(filter_name, emulated_kernels):
+    from generators.ops.resample import Axis, _KernelUpfirdn2d
+
+    f = FILTERS[filter_name]
+    g = torch.Generator().manual_seed(7)
+    for up, down, pad in [((2, 1), (1, 3), (0, 1, 3, 2)), ((3, 2), (2, 1), (-1, 4, 2, 0)),
+                          ((2, 2), (1, 1), (2, 1, 2, 1))]:
+        for flip_filter in (False, True):
+            x = torch.randn(1, 1, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+            ax, ay = Axis(up[0], down[0], pad[0], pad[1]), Axis(up[1], down[1], pad[2], pad[3])
+
+            def kernel(x, ax=ax, ay=ay, flip_filter=flip_filter):
+                return _KernelUpfirdn2d.apply(x, f, ax, ay, flip_filter, 2.0)
+
+            want = ops.upfirdn2d(x, f, up=list(up), down=list(down), padding=list(pad), flip_filter=flip_filter,
+                                 gain=2.0)
+            torch.testing.assert_close(kernel(x), want, rtol=1e-12, atol=1e-12)
+            assert torch.autograd.gradcheck(kernel, (x,))
+    assert torch.autograd.gradgradcheck(kernel, (x,))
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_kernel_bias_act_glue_matches_reference(act, emulated_kernels):
+    from generators.ops.activation import ACTIVATIONS, _kernel_bias_act
+
+    x, b = away_from_kinks(8)
+
+    def kernel(x, b):
+        return _kernel_bias_act(x, b, 1, ACTIVATIONS[act], ACTIVATIONS[act].alpha, 0.7, 2.5)
+
+    torch.testing.assert_close(kernel(x, b), ops.bias_act(x, b, act=act, gain=0.7, clamp=2.5), rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(kernel, (x, b))
+    assert torch.autograd.gradgradcheck(kernel, (x, b))

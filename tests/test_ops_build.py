@@ -43,11 +43,7 @@ def test_sources_compile_into_a_module_with_every_op(tmp_path, monkeypatch):
           f"{os.environ.get('TORCH_CUDA_ARCH_LIST')})")
     for name in plugin.EXPECTED_FUNCTIONS:
         assert callable(getattr(module, name, None)), f"compiled module lacks {name}"
-    build_dir = tmp_path / plugin.module_name()
-    assert (build_dir / f"{plugin.module_name()}.so").exists()
-
-    start = time.perf_counter()
-    plugin.build()  # second call: a cache hit, no compilation
-    cached = time.perf_counter() - start
-    print(f"cached load in {cached:.1f} s")
-    assert cached < min(30.0, elapsed)
+    library = tmp_path / plugin.module_name() / f"{plugin.module_name()}.so"
+    built_at = library.stat().st_mtime_ns
+    assert plugin.build() is not None  # second call: a cache hit, nothing is compiled again
+    assert library.stat().st_mtime_ns == built_at

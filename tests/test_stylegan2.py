@@ -10,7 +10,16 @@ import torch
 from generators import Generator, StyleGAN2Generator
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "official_tiny.pt")
+#: allowed error relative to the compared magnitude (see ``error``): float32 rounding moves these outputs by
+#: ~1e-6 of their scale
 TOL = 1e-4
+
+
+def error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """max |actual - expected| / max(1, max |expected|): relative to the magnitude compared (the fixture
+    images reach |x| ~ 16), absolute below 1."""
+    assert actual.shape == expected.shape
+    return float((actual - expected).detach().abs().max()) / max(1.0, float(expected.detach().abs().max()))
 
 
 def tiny_generator(architecture="skip", resolution=16, channels=3, c_dim=0, seed=0, **synthesis):
@@ -45,11 +54,12 @@ def test_matches_official_generator(name):
         ws_trunc = G.mapping(case["z"], case["c"], truncation_psi=case["truncation_psi"],
                              truncation_cutoff=case["truncation_cutoff"])
         errors = dict(
-            ws=(ws - case["ws"]).abs().max(),
-            ws_trunc=(ws_trunc - case["ws_trunc"]).abs().max(),
-            img_const=(G.synthesis(case["ws"], noise_mode="const") - case["img_const"]).abs().max(),
-            img_trunc=(G.synthesis(case["ws_trunc"], noise_mode="const") - case["img_trunc"]).abs().max(),
-            img_none=(G.synthesis(case["ws"], noise_mode="none") - case["img_none"]).abs().max(),
+            ws=error(ws, case["ws"]),
+            ws_trunc=error(ws_trunc, case["ws_trunc"]),
+            img_const=error(G.synthesis(case["ws"], noise_mode="const"), case["img_const"]),
+            img_trunc=error(G.synthesis(case["ws_trunc"], noise_mode="const"), case["img_trunc"]),
+            img_none=error(G.synthesis(case["ws"], noise_mode="none"), case["img_none"]),
+            img_fused=error(G.synthesis(case["ws"], noise_mode="const", fused_modconv=True), case["img_const"]),
         )
     assert case["img_const"].abs().max() > 0.1  # the reference output is not degenerate
     assert all(e < TOL for e in errors.values()), errors
@@ -149,14 +159,14 @@ def test_noise_override_replaces_the_stored_maps():
     assert shapes == [(1, 1, r, r) for r in (4, 8, 8, 16, 16)]
     stored = [conv.noise_const.reshape(1, 1, *conv.noise_const.shape)
               for conv in G.synthesis_network.noise_layers()]
-    assert torch.allclose(G.synthesis(ws, noise=stored), G.synthesis(ws), atol=1e-6)
+    assert error(G.synthesis(ws, noise=stored), G.synthesis(ws)) < 1e-6
     zeros = [torch.zeros(s) for s in shapes]
-    assert torch.allclose(G.synthesis(ws, noise=zeros), G.synthesis(ws, noise_mode="none"), atol=1e-6)
+    assert error(G.synthesis(ws, noise=zeros), G.synthesis(ws, noise_mode="none")) < 1e-6
     # Per-sample maps [N, 1, H, W]: changing sample 1's maps leaves sample 0 alone.
     per_sample = [torch.cat([s, torch.randn_like(s)]) for s in stored]
     out = G.synthesis(ws, noise=per_sample)
     base = G.synthesis(ws)
-    assert torch.allclose(out[0], base[0], atol=1e-6)
+    assert error(out[0], base[0]) < 1e-6
     assert (out[1] - base[1]).abs().max() > 1e-3
     with pytest.raises(ValueError, match=r"noise\[1\]"):
         G.synthesis(ws, noise=[zeros[0], zeros[0], *zeros[2:]])
@@ -210,9 +220,9 @@ def test_cuda_matches_official_in_fp32_and_stays_close_in_fp16(monkeypatch):
     with torch.no_grad():
         fp32 = G.synthesis(ws, force_fp32=True).cpu()
         fp16 = G.synthesis(ws).cpu()
-    assert (fp32 - case["img_const"]).abs().max() < TOL
+    assert error(fp32, case["img_const"]) < TOL
     assert fp16.dtype == torch.float32 and torch.isfinite(fp16).all()
-    assert (fp16 - case["img_const"]).abs().max() < 0.05
+    assert error(fp16, case["img_const"]) < 0.008  # 0.05 at this fixture's scale of ~6
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -226,4 +236,4 @@ def test_fused_and_split_modulated_convolutions_agree(batch):
     fused = G.synthesis(ws, fused_modconv=True)
     split = G.synthesis(ws, fused_modconv=False)
     torch.testing.assert_close(default, split, atol=0, rtol=0)
-    torch.testing.assert_close(fused, split, atol=1e-5, rtol=1e-5)
+    assert error(fused, split) < 1e-5

@@ -1,8 +1,17 @@
-"""2-D convolution fused with FIR up/downsampling, as StyleGAN2's modulated convolutions use it.
+"""Convolution on a resampled grid, the operation behind StyleGAN2's up- and down-sampling layers.
 
-Padding is applied once, at the beginning, with respect to the upsampled image. The order of operations is
-chosen per case so that the expensive part runs at the lower resolution (e.g. a strided transposed
-convolution for up=2); every case computes the same function as "upsample, pad, convolve, downsample".
+``conv2d_resample(x, w, f, up, down, padding)`` is, by definition,
+
+    upfirdn2d(x, f, up=up, padding=p, gain=up**2)  ->  conv2d(w)  ->  upfirdn2d(f, down=down)
+
+with ``p`` = ``padding`` plus what keeps the grid centred, all applied before anything else. Filtering and
+convolution commute, so the work can be ordered to run the expensive step on the smaller grid:
+
+* up:   a transposed convolution with stride ``up`` inserts the zeros and convolves with ``w`` in one
+        step; the FIR filter then smooths the result (no multiplications by inserted zeros anywhere).
+        A 1x1 kernel is cheaper still at the low resolution: convolve, then upsample.
+* down: the FIR filter runs first and the convolution's stride drops the samples; a 1x1 kernel lets
+        the filter do the decimation, so the convolution runs on the small image.
 """
 from __future__ import annotations
 
@@ -11,22 +20,12 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .resample import Padding, filter_size, parse_padding, upfirdn2d
-
-
-def _conv(x, w, stride=1, padding=0, groups=1, transpose=False, flip_weight=True) -> torch.Tensor:
-    """conv2d / conv_transpose2d; ``flip_weight=False`` turns torch's correlation into a true convolution."""
-    if not flip_weight:
-        w = w.flip([2, 3])
-    if transpose:
-        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
-    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
+from .resample import Padding, centring_padding, filter_size, parse_padding, upfirdn2d
 
 
 def _check(x, w, f, up, down, groups) -> None:
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        raise ValueError(f"conv2d_resample: x must be a 4-D [N, C, H, W] tensor, got "
-                         f"{getattr(x, 'shape', x)}")
+        raise ValueError(f"conv2d_resample: x must be a 4-D [N, C, H, W] tensor, got {getattr(x, 'shape', x)}")
     if not isinstance(w, torch.Tensor) or w.ndim != 4:
         raise ValueError(f"conv2d_resample: w must be a 4-D [out, in/groups, kh, kw] tensor, got "
                          f"{getattr(w, 'shape', w)}")
@@ -38,69 +37,63 @@ def _check(x, w, f, up, down, groups) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"conv2d_resample: {name} must be an int >= 1, got {value!r}")
     if x.shape[1] != w.shape[1] * groups:
-        raise ValueError(f"conv2d_resample: x has {x.shape[1]} channels but w expects "
-                         f"{w.shape[1]} x {groups} groups")
+        raise ValueError(f"conv2d_resample: x has {x.shape[1]} channels but w expects {w.shape[1]} x {groups} groups")
     if w.shape[0] % groups:
-        raise ValueError(f"conv2d_resample: {w.shape[0]} output channels are not divisible by "
-                         f"groups={groups}")
+        raise ValueError(f"conv2d_resample: {w.shape[0]} output channels are not divisible by groups={groups}")
 
 
 def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: Optional[torch.Tensor] = None, up: int = 1,
                     down: int = 1, padding: Padding = 0, groups: int = 1, flip_weight: bool = True,
                     flip_filter: bool = False) -> torch.Tensor:
-    """Upsample by ``up`` (filter ``f``), convolve with ``w``, downsample by ``down`` (filter ``f``).
+    """Upsample x by ``up`` (FIR filter ``f``), convolve with ``w``, downsample by ``down`` (filter ``f``).
 
-    x: [N, C_in, H, W]; w: [C_out, C_in / groups, kh, kw]; f from ``setup_filter`` (None = identity).
-    ``flip_weight=True`` correlates like torch's conv2d; ``flip_filter`` likewise for ``f``.
+    x: [N, C_in, H, W]; w: [C_out, C_in / groups, kh, kw]; f from ``setup_filter`` (None: identity).
+    ``padding`` counts samples of the upsampled image. ``flip_weight=True`` correlates like torch's conv2d,
+    False convolves; ``flip_filter`` does the same for ``f``.
     """
     _check(x, w, f, up, down, groups)
-    out_channels, in_per_group, kh, kw = (int(s) for s in w.shape)
+    kh, kw = int(w.shape[2]), int(w.shape[3])
     fw, fh = filter_size(f)
-    px0, px1, py0, py1 = parse_padding(padding)
-
-    # Padding that keeps the resampled image aligned with the input.
+    pad = list(parse_padding(padding))
     if up > 1:
-        px0, px1, py0, py1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2, py0 + (fh + up - 1) // 2, \
-            py1 + (fh - up) // 2
+        pad = _widen(pad, centring_padding(fw, up=up), centring_padding(fh, up=up))
     if down > 1:
-        px0, px1, py0, py1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2, \
-            py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
-    pad = [px0, px1, py0, py1]
+        pad = _widen(pad, centring_padding(fw, down=down), centring_padding(fh, down=down))
+    x0, x1, y0, y1 = pad
+    pointwise = kh == 1 and kw == 1
 
-    if kw == 1 and kh == 1 and down > 1 and up == 1:  # 1x1 conv commutes with filtering: downsample first
-        x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter)
-        return _conv(x, w, groups=groups, flip_weight=flip_weight)
-
-    if kw == 1 and kh == 1 and up > 1 and down == 1:  # ... and upsample last
-        x = _conv(x, w, groups=groups, flip_weight=flip_weight)
-        return upfirdn2d(x, f, up=up, padding=pad, gain=up ** 2, flip_filter=flip_filter)
-
-    if down > 1 and up == 1:  # filter, then a strided convolution does the decimation
-        x = upfirdn2d(x, f, padding=pad, flip_filter=flip_filter)
-        return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight)
-
+    if up > 1 and not (pointwise and down == 1):
+        # conv_transpose2d convolves, so it takes w as is for a convolution and mirrored for a correlation
+        return _upsampling_conv(x, w.flip([2, 3]) if flip_weight else w, f, up, down, pad, groups, flip_filter)
+    weight = w if flip_weight else w.flip([2, 3])  # conv2d correlates: mirror w to convolve with it
     if up > 1:
-        # A transposed convolution with stride `up` equals zero insertion followed by a convolution with
-        # the mirrored kernel; it needs the weight as [in, out/groups, kh, kw].
-        if groups == 1:
-            w = w.transpose(0, 1)
-        else:
-            w = w.reshape(groups, out_channels // groups, in_per_group, kh, kw).transpose(1, 2)
-            w = w.reshape(groups * in_per_group, out_channels // groups, kh, kw)
-        px0, px1, py0, py1 = px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up)
-        # Let the transposed convolution crop as much as both sides allow; the filter handles the rest.
-        pxt, pyt = max(min(-px0, -px1), 0), max(min(-py0, -py1), 0)
-        x = _conv(x, w, stride=up, padding=[pyt, pxt], groups=groups, transpose=True,
-                  flip_weight=not flip_weight)
-        x = upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up ** 2,
-                      flip_filter=flip_filter)
-        if down > 1:
-            x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-        return x
+        x = F.conv2d(x, weight, groups=groups)
+        return upfirdn2d(x, f, up=up, padding=pad, gain=up * up, flip_filter=flip_filter)
+    if down > 1 and pointwise:
+        x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter)
+        return F.conv2d(x, weight, groups=groups)
+    if down > 1:
+        x = upfirdn2d(x, f, padding=pad, flip_filter=flip_filter)
+        return F.conv2d(x, weight, stride=down, groups=groups)
+    if x0 == x1 >= 0 and y0 == y1 >= 0:
+        return F.conv2d(x, weight, padding=[y0, x0], groups=groups)
+    return F.conv2d(F.pad(x, pad), weight, groups=groups)
 
-    if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:  # plain convolution with symmetric padding
-        return _conv(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight)
 
-    # No resampling but asymmetric or negative padding: pad (or crop) explicitly first.
-    x = upfirdn2d(x, None, padding=pad, flip_filter=flip_filter)
-    return _conv(x, w, groups=groups, flip_weight=flip_weight)
+def _widen(pad, along_x, along_y):
+    return [pad[0] + along_x[0], pad[1] + along_x[1], pad[2] + along_y[0], pad[3] + along_y[1]]
+
+
+def _upsampling_conv(x, kernel, f, up, down, pad, groups, flip_filter) -> torch.Tensor:
+    """Convolution with ``kernel`` on the ``up``-times zero-stuffed grid, then the FIR filter."""
+    out_channels, _, kh, kw = (int(s) for s in kernel.shape)
+    # conv_transpose2d(x, v, stride=up) is that convolution for v laid out [in, out / groups, kh, kw].
+    v = kernel.unflatten(0, (groups, out_channels // groups)).transpose(1, 2).flatten(0, 1)
+    x = F.conv_transpose2d(x, v, stride=up, groups=groups)
+    # That is the stuffed image padded by (k - 1, k - up) and correlated: the FIR step pads the rest.
+    x0, x1, y0, y1 = pad
+    x = upfirdn2d(x, f, padding=[x0 + 1 - kw, x1 + up - kw, y0 + 1 - kh, y1 + up - kh], gain=up * up,
+                  flip_filter=flip_filter)
+    if down > 1:
+        x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
+    return x

@@ -21,7 +21,7 @@ from typing import Optional
 import torch
 
 SOURCE_DIR = Path(__file__).resolve().parent / "cuda"
-SOURCES = ("module.cpp", "bias_act.cpp", "bias_act.cu", "upfirdn2d.cpp", "upfirdn2d.cu")
+SOURCES = ("bindings.cpp", "bias_act.cu", "upfirdn2d.cu")
 HEADERS = ("ops.h",)
 EXPECTED_FUNCTIONS = ("bias_act", "upfirdn2d")
 EXTRA_CFLAGS = ("-O2",)

@@ -1,14 +1,16 @@
-"""upfirdn2d: upsample (zero insertion), pad, FIR-filter and downsample a batch of images in one op.
+"""FIR resampling of image batches: ``upfirdn2d`` and the three shapes StyleGAN2 uses it in.
 
-StyleGAN2 resamples with it everywhere; its anti-aliasing filters are what make the generator alias-free
-enough for inversion to work. The reference path is zero insertion + padding + a depthwise conv; the CUDA
-kernel does the same sum directly, one thread per output pixel. The gradient of upfirdn2d is again an
-upfirdn2d (flipped filter, up and down swapped, padding adjusted), so every derivative order is available.
+Per channel and per axis, upfirdn2d inserts ``up - 1`` zeros after every sample, pads (negative amounts
+crop), convolves with an FIR filter and keeps every ``down``-th sample; its anti-aliasing is what keeps
+the generator smooth enough to invert. The reference path never builds the zero-stuffed image: a
+transposed convolution with stride ``up`` *is* "insert zeros, then convolve", and it only multiplies the
+taps that meet a real sample (the polyphase form). Decimation is the stride of an ordinary convolution.
+A 1-D filter is applied along x, then along y.
 """
 from __future__ import annotations
 
 import operator
-from typing import Optional, Sequence, Union
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +22,28 @@ IntOrPair = Union[int, Sequence[int]]
 Padding = Union[int, Sequence[int]]
 
 
-# -- argument parsing ----------------------------------------------------------------------------
-def _as_int(value, what: str) -> int:
+class Axis(NamedTuple):
+    """What upfirdn2d does along one image axis; padding counts samples of the upsampled signal."""
+
+    up: int = 1
+    down: int = 1
+    before: int = 0
+    after: int = 0
+
+    def output_length(self, length: int, taps: int) -> int:
+        return (length * self.up + self.before + self.after - taps) // self.down + 1
+
+    def adjoint(self, length: int, taps: int) -> "Axis":
+        """The axis of the gradient: it spreads each output back over the inputs under its footprint,
+        which is upfirdn2d again with the filter mirrored, ``up`` and ``down`` swapped, and padding that
+        makes the result exactly ``length`` long."""
+        out = self.output_length(length, taps)
+        before = taps - 1 - self.before
+        return Axis(self.down, self.up, before, length * self.up - out * self.down - before + taps - self.up)
+
+
+# -- argument parsing ------------------------------------------------------------------------------
+def _integer(value, what: str) -> int:
     if isinstance(value, bool):
         raise ValueError(f"{what} must be an integer, got {value!r}")
     try:
@@ -30,32 +52,31 @@ def _as_int(value, what: str) -> int:
         raise ValueError(f"{what} must be an integer, got {value!r}") from None
 
 
-def parse_scaling(scaling: IntOrPair, what: str = "scaling") -> tuple:
-    """int or [x, y] -> (x, y), both >= 1."""
-    values = [scaling, scaling] if not isinstance(scaling, (list, tuple)) else list(scaling)
-    if len(values) != 2:
-        raise ValueError(f"{what} must be an int or [x, y], got {scaling!r}")
-    sx, sy = (_as_int(v, what) for v in values)
-    if sx < 1 or sy < 1:
-        raise ValueError(f"{what} factors must be >= 1, got {scaling!r}")
-    return sx, sy
+def parse_scaling(factor: IntOrPair, what: str = "scaling") -> Tuple[int, int]:
+    """An int or [x, y] -> (x, y), both at least 1."""
+    pair = list(factor) if isinstance(factor, (list, tuple)) else [factor, factor]
+    if len(pair) != 2:
+        raise ValueError(f"{what} must be an int or [x, y], got {factor!r}")
+    fx, fy = (_integer(v, what) for v in pair)
+    if min(fx, fy) < 1:
+        raise ValueError(f"{what} factors must be >= 1, got {factor!r}")
+    return fx, fy
 
 
-def parse_padding(padding: Padding) -> tuple:
-    """int, [x, y] or [x0, x1, y0, y1] -> (x0, x1, y0, y1); negative values crop."""
-    values = [padding] if not isinstance(padding, (list, tuple)) else list(padding)
-    if len(values) not in (1, 2, 4):
+def parse_padding(padding: Padding) -> Tuple[int, int, int, int]:
+    """An int, [x, y] or [x_before, x_after, y_before, y_after] -> the four numbers; negative crops."""
+    given = list(padding) if isinstance(padding, (list, tuple)) else [padding]
+    if len(given) not in (1, 2, 4):
         raise ValueError(f"padding must be an int, [x, y] or [x0, x1, y0, y1], got {padding!r}")
-    values = [_as_int(v, "padding") for v in values]
-    if len(values) == 1:
-        values = values * 4
-    elif len(values) == 2:
-        values = [values[0], values[0], values[1], values[1]]
-    return tuple(values)
+    given = [_integer(v, "padding") for v in given]
+    if len(given) == 4:
+        return tuple(given)
+    px, py = given if len(given) == 2 else given * 2
+    return px, px, py, py
 
 
-def filter_size(f: Optional[torch.Tensor]) -> tuple:
-    """(width, height) of a 2-D filter, or (taps, taps) of a separable one; (1, 1) for None."""
+def filter_size(f: Optional[torch.Tensor]) -> Tuple[int, int]:
+    """(width, height) of a filter from ``setup_filter``: a 1-D filter is as tall as it is wide."""
     if f is None:
         return 1, 1
     if not isinstance(f, torch.Tensor) or f.ndim not in (1, 2) or f.numel() == 0:
@@ -63,44 +84,52 @@ def filter_size(f: Optional[torch.Tensor]) -> tuple:
     return int(f.shape[-1]), int(f.shape[0])
 
 
-# -- filters -------------------------------------------------------------------------------------
+def centring_padding(taps: int, up: int = 1, down: int = 1) -> Tuple[int, int]:
+    """(before, after) padding that keeps an image resampled by ``up`` or ``down`` with a ``taps``-long
+    filter aligned with the original grid, so the output has exactly ``up`` or ``1 / down`` times as many
+    samples. Upsampling pads ``taps - 1`` in total, downsampling ``taps - down``; odd totals put the extra
+    sample before."""
+    if up > 1:
+        return (taps + up - 1) // 2, (taps - up) // 2
+    return (taps - down + 1) // 2, (taps - down) // 2
+
+
+# -- filters ---------------------------------------------------------------------------------------
 def setup_filter(f, device=torch.device("cpu"), normalize: bool = True, flip_filter: bool = False,
                  gain: float = 1, separable: Optional[bool] = None) -> torch.Tensor:
-    """Prepare an FIR filter for upfirdn2d from a list, array or tensor.
+    """An FIR filter ready for upfirdn2d, as float32 [taps] (separable) or [height, width].
 
-    ``f``: [taps] (made 2-D by an outer product unless ``separable``), [h, w], a scalar, or None (identity).
-    ``normalize`` makes the filter keep a constant signal's level; ``gain`` scales the overall signal.
-    ``separable=None`` keeps 1-D filters with 8+ taps separable. Returns float32 [taps] or [h, w].
+    ``f`` is a list, array or tensor: [taps], [height, width], a scalar, or None (the identity).
+    ``normalize`` divides by the sum of the taps, so a constant image keeps its value; ``gain`` then scales
+    the whole filter. By default 1-D filters of 8 or more taps stay separable; shorter ones become the
+    outer product with themselves. The caller's data is never modified.
     """
-    if f is None:
-        f = 1
-    f = torch.as_tensor(f, dtype=torch.float32).detach().clone().cpu()
-    if f.ndim > 2 or f.numel() == 0:
+    taps = torch.tensor(1.0) if f is None else torch.as_tensor(f, dtype=torch.float32)
+    taps = taps.detach().to("cpu", torch.float32, copy=True)
+    if taps.ndim > 2 or taps.numel() == 0:
         raise ValueError(f"setup_filter: f must be a scalar, [taps] or [h, w] and non-empty, got shape "
-                         f"{tuple(f.shape)}")
-    if f.ndim == 0:
-        f = f.reshape(1)
+                         f"{tuple(taps.shape)}")
+    taps = taps.reshape(-1) if taps.ndim == 0 else taps
     if separable is None:
-        separable = f.ndim == 1 and f.numel() >= 8
-    if f.ndim == 1 and not separable:
-        f = torch.outer(f, f)
-    if f.ndim != (1 if separable else 2):
+        separable = taps.ndim == 1 and taps.numel() >= 8
+    if separable and taps.ndim != 1:
         raise ValueError("setup_filter: separable=True needs a 1-D filter")
+    if not separable and taps.ndim == 1:
+        taps = taps[:, None] * taps[None, :]
     if normalize:
-        total = f.sum()
+        total = taps.sum()
         if total == 0:
             raise ValueError("setup_filter: cannot normalize a filter whose taps sum to 0")
-        f = f / total
+        taps = taps / total
     if flip_filter:
-        f = f.flip(list(range(f.ndim)))
-    f = f * (gain ** (f.ndim / 2))
-    return f.to(device=device)
+        taps = taps.flip(list(range(taps.ndim)))
+    return (taps * gain ** (taps.ndim / 2)).to(device)
 
 
-def _check_inputs(x: torch.Tensor, f: Optional[torch.Tensor]) -> torch.Tensor:
+def _as_filter(x: torch.Tensor, f: Optional[torch.Tensor]) -> torch.Tensor:
+    """Validate ``x`` and ``f`` for upfirdn2d; None becomes the 1x1 identity filter."""
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        raise ValueError(f"upfirdn2d: x must be a 4-D [N, C, H, W] tensor, got "
-                         f"{getattr(x, 'shape', type(x))}")
+        raise ValueError(f"upfirdn2d: x must be a 4-D [N, C, H, W] tensor, got {getattr(x, 'shape', type(x))}")
     if not x.is_floating_point():
         raise ValueError(f"upfirdn2d: x must be floating point, got {x.dtype}")
     if f is None:
@@ -115,130 +144,127 @@ def _check_inputs(x: torch.Tensor, f: Optional[torch.Tensor]) -> torch.Tensor:
     return f
 
 
-def _output_size(x: torch.Tensor, f: torch.Tensor, up, down, pad) -> tuple:
-    fw, fh = filter_size(f)
-    width = (x.shape[3] * up[0] + pad[0] + pad[1] - fw) // down[0] + 1
-    height = (x.shape[2] * up[1] + pad[2] + pad[3] - fh) // down[1] + 1
-    if width < 1 or height < 1:
-        raise ValueError(f"upfirdn2d: output would be empty ({height}x{width}) for input {tuple(x.shape)}, "
-                         f"filter {tuple(f.shape)}, up={up}, down={down}, padding={pad}")
-    return height, width
-
-
-# -- the op --------------------------------------------------------------------------------------
+# -- the op ----------------------------------------------------------------------------------------
 def upfirdn2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntOrPair = 1, down: IntOrPair = 1,
               padding: Padding = 0, flip_filter: bool = False, gain: float = 1,
               impl: Optional[str] = None) -> torch.Tensor:
-    """Per channel: insert up-1 zeros after each pixel, pad (negative crops), convolve with ``f``, keep
-    every down-th pixel. Padding counts in upsampled pixels. ``flip_filter=True`` correlates instead of
-    convolving; ``gain`` scales the result. x: [N, C, H, W]; f: [h, w], [taps] (separable) or None."""
-    f = _check_inputs(x, f)
-    up, down, pad = parse_scaling(up, "up"), parse_scaling(down, "down"), parse_padding(padding)
-    _output_size(x, f, up, down, pad)
+    """Upsample by zero insertion, pad, FIR-filter and downsample each channel of x [N, C, H, W].
+
+    ``padding`` counts upsampled samples; negative values crop. ``f``: [h, w], [taps] (separable, applied
+    along x then y) or None. The filter is convolved with the image (``flip_filter=True``: correlated) and
+    scaled by ``gain``. ``impl``: None (CUDA kernel for CUDA tensors when it builds), 'ref' or 'cuda'.
+    """
+    f = _as_filter(x, f)
+    (upx, upy), (downx, downy) = parse_scaling(up, "up"), parse_scaling(down, "down")
+    x0, x1, y0, y1 = parse_padding(padding)
+    ax, ay = Axis(upx, downx, x0, x1), Axis(upy, downy, y0, y1)
+    fw, fh = filter_size(f)
+    width, height = ax.output_length(x.shape[3], fw), ay.output_length(x.shape[2], fh)
+    if width < 1 or height < 1:
+        raise ValueError(f"upfirdn2d: output would be empty ({height}x{width}) for input {tuple(x.shape)}, "
+                         f"filter {tuple(f.shape)}, up={up}, down={down}, padding={padding}")
     if choose_impl(x, impl, "upfirdn2d") == "cuda" and x.dtype in _KERNEL_DTYPES:
-        return _Upfirdn2dCuda.apply(x, f, up, down, pad, bool(flip_filter), float(gain))
-    return _upfirdn2d_ref(x, f, up, down, pad, flip_filter, gain)
+        return _KernelUpfirdn2d.apply(x, f, ax, ay, bool(flip_filter), float(gain))
+    return _reference(x, f, ax, ay, bool(flip_filter), float(gain))
 
 
-def _upfirdn2d_ref(x, f, up, down, pad, flip_filter, gain) -> torch.Tensor:
-    n, c, h, w = x.shape
-    (upx, upy), (downx, downy), (px0, px1, py0, py1) = up, down, pad
-    if upx > 1 or upy > 1:
-        x = x.reshape([n, c, h, 1, w, 1])
-        x = F.pad(x, [0, upx - 1, 0, 0, 0, upy - 1])
-        x = x.reshape([n, c, h * upy, w * upx])
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-
-    # conv2d correlates, so a convolution needs the filter flipped.
-    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
-    if not flip_filter:
-        f = f.flip(list(range(f.ndim)))
-    if f.ndim == 2:
-        weight = f[None, None].repeat([c, 1, 1, 1])
-        return F.conv2d(x, weight, stride=(downy, downx), groups=c)
-    taps = f[None, None].repeat([c, 1, 1])
-    x = F.conv2d(x, taps.unsqueeze(2), stride=(1, downx), groups=c)
-    return F.conv2d(x, taps.unsqueeze(3), stride=(downy, 1), groups=c)
+def _reference(x, f, ax: Axis, ay: Axis, flip_filter: bool, gain: float) -> torch.Tensor:
+    kernel = (f * gain ** (f.ndim / 2)).to(x.dtype)
+    if kernel.ndim == 2:
+        return _fir_pass(x, kernel, ax, ay, flip_filter)
+    x = _fir_pass(x, kernel[None, :], ax, Axis(), flip_filter)
+    return _fir_pass(x, kernel[:, None], Axis(), ay, flip_filter)
 
 
-# -- CUDA path -----------------------------------------------------------------------------------
+def _fir_pass(x, kernel: torch.Tensor, ax: Axis, ay: Axis, flip_filter: bool) -> torch.Tensor:
+    """upfirdn2d with a 2-D kernel (a [1, k] or [k, 1] kernel filters one axis only)."""
+    channels = x.shape[1]
+    kh, kw = kernel.shape
+    if ax.up == 1 and ay.up == 1:
+        # Pad, then correlate (conv2d's operation) with the mirrored filter; stride = decimation.
+        weight = (kernel if flip_filter else kernel.flip([0, 1])).expand(channels, 1, kh, kw)
+        x, padding = _pad_unless_symmetric(x, [ax.before, ax.after, ay.before, ay.after])
+        return F.conv2d(x, weight, stride=(ay.down, ax.down), padding=padding, groups=channels)
+    # conv_transpose2d(x, k, stride=up) is the full convolution of the zero-stuffed image with k, defined
+    # from ``taps - 1`` samples before the first one; move that window onto the requested padding.
+    weight = (kernel.flip([0, 1]) if flip_filter else kernel).expand(channels, 1, kh, kw)
+    window = [ax.before + 1 - kw, ax.after + ax.up - kw, ay.before + 1 - kh, ay.after + ay.up - kh]
+    if window[0] == window[1] <= 0 and window[2] == window[3] <= 0:  # a symmetric crop: the conv does it
+        x = F.conv_transpose2d(x, weight, stride=(ay.up, ax.up), padding=(-window[2], -window[0]), groups=channels)
+    else:
+        x = F.pad(F.conv_transpose2d(x, weight, stride=(ay.up, ax.up), groups=channels), window)
+    if ax.down > 1 or ay.down > 1:
+        x = x[:, :, ::ay.down, ::ax.down]
+    return x
+
+
+def _pad_unless_symmetric(x: torch.Tensor, pad):
+    """(x, conv padding): symmetric non-negative padding is left to the convolution (no copy of x)."""
+    x0, x1, y0, y1 = pad
+    if x0 == x1 >= 0 and y0 == y1 >= 0:
+        return x, (y0, x0)
+    return F.pad(x, pad), (0, 0)
+
+
+# -- CUDA path -------------------------------------------------------------------------------------
 _KERNEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-def _kernel_taps(f: torch.Tensor, x_dtype: torch.dtype, flip_filter: bool, gain: float) -> torch.Tensor:
-    """The filter as the kernel wants it: gain applied, flipped for convolution, rounded like the reference
-    path rounds it (to x's dtype), stored in the kernel's accumulation dtype."""
-    taps = (f * (gain ** (f.ndim / 2))).to(x_dtype)
-    if not flip_filter:
-        taps = taps.flip(list(range(f.ndim)))
-    return taps.to(torch.float64 if x_dtype == torch.float64 else torch.float32).contiguous()
+class _KernelUpfirdn2d(torch.autograd.Function):
+    """The compiled kernel, differentiable to any order: the gradient is upfirdn2d on the adjoint axes."""
 
-
-def _run_kernel(x, f, up, down, pad, flip_filter, gain) -> torch.Tensor:
-    (upx, upy), (downx, downy), (px0, px1, py0, py1) = up, down, pad
-    taps = _kernel_taps(f, x.dtype, flip_filter, gain)
-    run = plugin.get().upfirdn2d
-    if f.ndim == 2:
-        return run(x, taps, upx, upy, downx, downy, px0, px1, py0, py1)
-    x = run(x, taps.unsqueeze(0), upx, 1, downx, 1, px0, px1, 0, 0)
-    return run(x, taps.unsqueeze(1), 1, upy, 1, downy, 0, 0, py0, py1)
-
-
-class _Upfirdn2dCuda(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, f, up, down, pad, flip_filter, gain):
+    def forward(ctx, x, f, ax: Axis, ay: Axis, flip_filter: bool, gain: float):
         ctx.save_for_backward(f)
-        ctx.args = (up, down, pad, flip_filter, gain)
-        ctx.in_size = (x.shape[2], x.shape[3])
-        return _run_kernel(x, f, up, down, pad, flip_filter, gain)
+        ctx.setup = (ax, ay, flip_filter, gain, x.shape[3], x.shape[2])
+        # The kernel correlates with float taps in its accumulation type: mirror unless flip_filter, and
+        # round to x's dtype first so that both paths multiply by the same numbers.
+        taps = (f * gain ** (f.ndim / 2)).to(x.dtype)
+        taps = (taps if flip_filter else taps.flip(list(range(taps.ndim))))
+        taps = taps.to(torch.float64 if x.dtype == torch.float64 else torch.float32).contiguous()
+        run = plugin.get().upfirdn2d
+        if taps.ndim == 2:
+            return run(x, taps, *ax, *ay)
+        x = run(x, taps[None, :], *ax, *Axis())
+        return run(x, taps[:, None], *Axis(), *ay)
 
     @staticmethod
     def backward(ctx, dy):
         f, = ctx.saved_tensors
-        (upx, upy), (downx, downy), (px0, _, py0, _), flip_filter, gain = ctx.args
-        ih, iw = ctx.in_size
-        oh, ow = dy.shape[2], dy.shape[3]
+        ax, ay, flip_filter, gain, width, height = ctx.setup
+        if not ctx.needs_input_grad[0]:
+            return (None,) * 6
         fw, fh = filter_size(f)
-        # Each input pixel receives from the output pixels whose footprint covers it: that is an upfirdn2d
-        # of dy with the mirrored filter, the roles of up and down swapped, and padding chosen so that the
-        # result lines up with (and has exactly the size of) x.
-        grad_pad = (fw - px0 - 1, iw * upx - ow * downx + px0 - upx + 1,
-                    fh - py0 - 1, ih * upy - oh * downy + py0 - upy + 1)
-        dx = None
-        if ctx.needs_input_grad[0]:
-            dx = _Upfirdn2dCuda.apply(dy, f, (downx, downy), (upx, upy), grad_pad, not flip_filter, gain)
-        return dx, None, None, None, None, None, None
+        dx = _KernelUpfirdn2d.apply(dy, f, ax.adjoint(width, fw), ay.adjoint(height, fh), not flip_filter, gain)
+        return dx, None, None, None, None, None
 
 
-# -- conveniences with the padding StyleGAN2 uses ------------------------------------------------
+# -- the padding conventions StyleGAN2 uses --------------------------------------------------------
 def filter2d(x: torch.Tensor, f: Optional[torch.Tensor], padding: Padding = 0, flip_filter: bool = False,
              gain: float = 1, impl: Optional[str] = None) -> torch.Tensor:
-    """Filter keeping the image size; ``padding`` (w.r.t. the output) is added on top."""
-    px0, px1, py0, py1 = parse_padding(padding)
-    fw, fh = filter_size(f)
-    pad = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
-    return upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
+    """Filter without changing the image size; ``padding`` (counted on the output) comes on top."""
+    return _centred(x, f, 1, 1, padding, flip_filter, gain, impl)
 
 
 def upsample2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntOrPair = 2, padding: Padding = 0,
                flip_filter: bool = False, gain: float = 1, impl: Optional[str] = None) -> torch.Tensor:
-    """Upsample by ``up`` with filter ``f`` so the output is exactly up times larger (plus ``padding``)."""
-    upx, upy = parse_scaling(up, "up")
-    px0, px1, py0, py1 = parse_padding(padding)
-    fw, fh = filter_size(f)
-    pad = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2, py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
-    return upfirdn2d(x, f, up=(upx, upy), padding=pad, flip_filter=flip_filter, gain=gain * upx * upy,
-                     impl=impl)
+    """Upsample by ``up``: the output is exactly ``up`` times larger (plus ``padding``). The filter is
+    scaled by up_x * up_y to make up for the inserted zeros."""
+    return _centred(x, f, parse_scaling(up, "up"), 1, padding, flip_filter, gain, impl)
 
 
 def downsample2d(x: torch.Tensor, f: Optional[torch.Tensor], down: IntOrPair = 2, padding: Padding = 0,
                  flip_filter: bool = False, gain: float = 1, impl: Optional[str] = None) -> torch.Tensor:
-    """Downsample by ``down`` with filter ``f`` so the output is exactly down times smaller."""
-    downx, downy = parse_scaling(down, "down")
-    px0, px1, py0, py1 = parse_padding(padding)
-    fw, fh = filter_size(f)
-    pad = [px0 + (fw - downx + 1) // 2, px1 + (fw - downx) // 2,
-           py0 + (fh - downy + 1) // 2, py1 + (fh - downy) // 2]
-    return upfirdn2d(x, f, down=(downx, downy), padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
+    """Downsample by ``down``: the output is exactly ``down`` times smaller (plus ``padding``)."""
+    return _centred(x, f, 1, parse_scaling(down, "down"), padding, flip_filter, gain, impl)
 
+
+def _centred(x, f, up, down, padding, flip_filter, gain, impl) -> torch.Tensor:
+    (upx, upy), (downx, downy) = parse_scaling(up, "up"), parse_scaling(down, "down")
+    fw, fh = filter_size(f)
+    x0, x1 = centring_padding(fw, upx, downx)
+    y0, y1 = centring_padding(fh, upy, downy)
+    extra = parse_padding(padding)
+    pad = [x0 + extra[0], x1 + extra[1], y0 + extra[2], y1 + extra[3]]
+    return upfirdn2d(x, f, up=(upx, upy), down=(downx, downy), padding=pad, flip_filter=flip_filter,
+                     gain=gain * upx * upy, impl=impl)

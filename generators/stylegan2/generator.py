@@ -1,4 +1,8 @@
-"""``StyleGAN2Generator``: the official stylegan2-ada-pytorch generator behind the cfgan interface."""
+"""``StyleGAN2Generator``: the mapping and synthesis networks behind the cfgan ``Generator`` interface.
+
+Besides wiring the two halves together it owns what a user can get wrong: hyper-parameters (completed
+with their defaults into a JSON-serialisable ``config``), latent and noise shapes, and noise modes.
+"""
 from __future__ import annotations
 
 import inspect
@@ -50,14 +54,14 @@ def _complete_kwargs(cls, given: Optional[dict], owned: Sequence[str], what: str
 
 
 class StyleGAN2Generator(Generator):
-    """StyleGAN2 (ADA) generator, numerically identical to the official ``training.networks.Generator``.
+    """StyleGAN2 (ADA) generator computing the function of the official ``training.networks.Generator``.
 
-    Built from the official hyper-parameters; ``state_dict()`` has the official keys and shapes, so an
+    Takes the official hyper-parameters; ``state_dict()`` has the official keys, shapes and order, so an
     official state dict loads with ``strict=True``. ``config`` holds the JSON-serialisable keyword
     arguments that rebuild it: ``StyleGAN2Generator(**G.config)``.
 
-    The network is created in eval mode since it is used as a pretrained model; ``.train()`` restores the
-    official training behaviour (``w_avg`` tracking, non-fused modulated convolutions).
+    It starts in eval mode, as a pretrained model is used; ``.train()`` turns on ``w_avg`` tracking and
+    the training form of the modulated convolutions.
     """
 
     spaces = ("z", "w", "w+")
