@@ -14,13 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
-
-try:
-    import cfgan  # noqa: F401
-except ImportError:  # run as a plain script from a checkout: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
