@@ -264,9 +264,11 @@ class _ChunkPlan:
         if bound.max_bytes is None:
             self._pack(bound.max_items)
 
-    def _pack(self, limit: Optional[int], first: int = 0, head: Optional[List[torch.Tensor]] = None):
-        chunks, current, size = list(head or []), [], 0
-        for g in self.groups[first:]:
+    def _pack(self, limit: Optional[int], groups: Optional[List[torch.Tensor]] = None) -> List[torch.Tensor]:
+        """Whole groups, in order, packed into chunks of at most ``limit`` items (sets the plan when
+        ``groups`` is None)."""
+        chunks, current, size = [], [], 0
+        for g in self.groups if groups is None else groups:
             if current and limit is not None and size + len(g) > limit:
                 chunks.append(torch.cat(current).sort().values)
                 current, size = [], 0
@@ -274,8 +276,10 @@ class _ChunkPlan:
             size += len(g)
         if current:
             chunks.append(torch.cat(current).sort().values)
-        self.chunks = chunks
-        self.largest = max(len(c) for c in chunks)
+        if groups is None:
+            self.chunks = chunks
+            self.largest = max(len(c) for c in chunks)
+        return chunks
 
     def evaluate(self, objective, step: int, t: float, backward: bool):
         losses, terms_out = None, {}
@@ -288,12 +292,11 @@ class _ChunkPlan:
                 limit = max(1, int(self.bound.max_bytes // self.bytes_per_item))
                 if self.bound.max_items is not None:
                     limit = min(limit, self.bound.max_items)
-                self._pack(limit, first=1, head=[first])
+                self._pack(limit)  # the plan for every later pass
                 losses, terms_out = self._store(first, out, losses, terms_out)
-                chunks = self.chunks[1:]
+                chunks = self._pack(limit, self.groups[1:])  # this step: the rest
             else:  # never sized (no step ran): one group per pass
-                self._pack(1)
-                chunks = self.chunks
+                chunks = self._pack(1)
         else:
             chunks = self.chunks
         for items in chunks:
