@@ -51,13 +51,12 @@ def climb(probe: Probe, start: LatentCode, score: LossTerm, steps: int, lr, end_
           needs_image_grad: bool = True, budget: Optional[int] = None, step_cost: int = 1,
           progress: Optional[Callable] = None, extra_terms: Sequence[LossTerm] = (),
           judges: Optional[JudgeLogOdds] = None, require_judges: bool = False,
-          finished: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None,
           start_values: Optional[torch.Tensor] = None, memory=None) -> Trace:
     """Descend ``score`` (+ ``extra_terms``) from ``start`` (N codes) with optimize; record every step that
     beats a path's best probability of its target.
 
-    ``score`` must set ``last_logits`` when called. A path finishes (and is frozen) once ``finished(logits,
-    paths)`` holds (default: classified as the target with p >= ``end_prob``) and, with ``require_judges``,
+    ``score`` must set ``last_logits`` when called. A path finishes (and is frozen) once it is classified as
+    the target with p >= ``end_prob`` and, with ``require_judges``,
     every judge of ``judges`` (a ``JudgeLogOdds`` term, also in the objective) classifies it as the target.
     A finishing point that does not beat the path's best probability (the judges moved it on while the
     explained classifier held still) becomes the last anchor; recorded anchors above it are dropped, so the
@@ -92,7 +91,6 @@ def climb(probe: Probe, start: LatentCode, score: LossTerm, steps: int, lr, end_
             anchors[i].append(start.values[i].detach().cpu().clone())
             probs[i].append(float(p_start[i]))
             best[i] = p_start[i]
-    done_finish = finished if finished is not None else (lambda logits, idx: probe.past(logits, idx, end_prob))
 
     def step_objective(step: int, t: float, items: Optional[torch.Tensor] = None):
         rows = torch.arange(n) if items is None else items
@@ -112,7 +110,7 @@ def climb(probe: Probe, start: LatentCode, score: LossTerm, steps: int, lr, end_
         sub_loss, sub_terms = objective(Rendered(images, None, view, idx, code))
         logits = score.last_logits[idx.to(score.last_logits.device)]
         p = probe.target_prob(logits, paths).cpu()
-        now_done = done_finish(logits, paths).cpu()
+        now_done = probe.past(logits, paths, end_prob).cpu()
         if require_judges and judges is not None:
             for j, judge_logits in enumerate(judges.last_logits):
                 jl = judge_logits[idx.to(judge_logits.device)]

@@ -40,7 +40,7 @@ import torch
 from inversion import LatentCode, LRSchedule, Objective, Rendered, latent_stats, optimize
 
 from . import monotone
-from .probe import OWNERS, Probe, log_odds_of, with_owners
+from .probe import OWNERS, Probe, log_odds_of, target_log_odds, with_owners
 from .terms import Identity, ScheduleMatch, Smoothness
 
 SEARCHES = ("adaptive", "bisection")
@@ -237,8 +237,8 @@ def trajectory(probe: Probe, start: LatentCode, reference: torch.Tensor, end_val
             if judges is not None:
                 for j, logits in enumerate(judges.last_logits):
                     end = logits.reshape(n, inner, -1)[:, -1]
-                    jt = judges.targets[j][:n].to(end.device)
-                    over = torch.minimum(over, _target_odds(end, jt).to(over.device))
+                    jt = judges.targets[j].to(end.device)
+                    over = torch.minimum(over, target_log_odds(end, jt).to(over.device))
             ident.scale = ident.scale * torch.exp(adapt * over.clamp(-1.0, 1.0)).repeat_interleave(inner)
         return base_objective(step, t, items)
 
@@ -247,12 +247,6 @@ def trajectory(probe: Probe, start: LatentCode, reference: torch.Tensor, end_val
     final_lam = ident.scale.reshape(n, inner)[:, -1].detach().cpu()
     return (code.values.detach().reshape(n, inner, *end_values.shape[1:]), cls.last_logits, result.interrupted,
             final_lam)
-
-
-def _target_odds(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    from .probe import target_log_odds
-
-    return target_log_odds(logits, targets)
 
 
 def key_slots(targets: torch.Tensor, count: int) -> List[int]:
