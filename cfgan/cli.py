@@ -347,7 +347,7 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
                    "path ends only once every judge calls it the target (needs --judge)")
 @click.option("--paths-per-image", default=1, show_default=True, type=click.IntRange(1),
               help="several different explanations per subject: K paths pushed apart, ranked by identity distance")
-@click.option("--diversity", default=1.0, show_default=True, type=click.FloatRange(0),
+@click.option("--diversity", default=5.0, show_default=True, type=click.FloatRange(0),
               help="with --paths-per-image: weight pushing a subject's paths apart (0: independent restarts)")
 @click.option("--search", "lam_search", default=None, type=click.Choice(["adaptive", "bisection"]),
               help="regularized: how the identity weight is found (default adaptive; bisection: the original, "

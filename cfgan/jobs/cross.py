@@ -35,7 +35,7 @@ class CrossJob(Job):
                  seeds: Optional[SeedList] = None, latents: Optional[str] = None, method: str = "regularized",
                  frames: int = 16, space: str = "w+", batch: int = 16, seed: int = 0, invert_steps: int = 300,
                  invert_agreement: float = 0.1, lpips: bool = True, fps: float = 6.0, judges: Sequence = (),
-                 require_judges: bool = False, paths_per_image: int = 1, diversity: float = 1.0, memory=None,
+                 require_judges: bool = False, paths_per_image: int = 1, diversity: float = 5.0, memory=None,
                  **options):
         given = sum(bool(x) for x in (images, seeds, latents))
         if given != 1:

@@ -20,6 +20,9 @@ from .regularized import RegularizedSettings, regularized_paths
 from .result import PathResult, finalize
 from .terms import ClassAgreement, EndDiversity, JudgeLogOdds
 
+#: images per no-gradient pass when only a byte budget bounds memory (it sizes the passes with gradients only)
+NO_GRAD_CHUNK_UNDER_BYTE_BOUND = 16
+
 METHODS = {"ascent": AscentSettings, "regularized": RegularizedSettings, "blackbox": BlackboxSettings}
 
 
@@ -143,7 +146,7 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
           reference: Optional[torch.Tensor] = None, invert_steps: int = 300,
           invert_losses: Optional[dict] = None, invert_agreement: float = 0.1, lpips: bool = True,
           lpips_net: str = "vgg", judges: Sequence = (), require_judges: bool = False, judge_weight: float = 1.0,
-          judge_cap: float = 2.0, paths_per_image: int = 1, diversity: float = 1.0, restart_jitter: float = 0.3,
+          judge_cap: float = 2.0, paths_per_image: int = 1, diversity: float = 5.0, restart_jitter: float = 0.3,
           memory: Union[None, int, MemoryBound] = None,
           progress: Optional[Callable] = None, **options) -> PathResult:
     """Decision-crossing paths from ``start`` to class ``target`` of ``classifier``, in a batch.
@@ -237,6 +240,8 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     extras.judge_targets = judge_targets
     n = len(code)
     probe = Probe(G, classifier, torch.tensor(targets), None if sources is None else torch.tensor(sources))
+    if memory is not None:  # the no-gradient passes (start, frame search, final report) stay within it too
+        probe.eval_chunk = memory.max_items if memory.max_items is not None else NO_GRAD_CHUNK_UNDER_BYTE_BOUND
     paths = torch.arange(n)
     code = with_owners(code.detach(), paths)
     reference_probs = reference_pred = None
