@@ -67,7 +67,7 @@ class RegularizedSettings:
     adapt_after: int = 15  # adaptive: steps at the starting weight before it adapts
     adapt_rate: float = 0.15  # adaptive: log of the largest weight change per step
     lam_boost: float = 4.0  # adaptive: the weight starts this factor above the estimate
-    lay_grid: int = 4  # adaptive: points per segment when laying the frames along the key frames
+    lay_grid: int = 3  # adaptive: points per segment when laying the frames along the key frames
 
     def check(self) -> "RegularizedSettings":
         if self.search not in SEARCHES:
