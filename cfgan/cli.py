@@ -360,16 +360,37 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
 @click.option("--invert-steps", default=300, show_default=True, type=click.IntRange(1))
 @click.option("--invert-agreement", default=0.1, show_default=True, type=click.FloatRange(0),
               help="weight keeping each inverted image classified like the image (0: plain inversion)")
-@click.option("--batch", default=16, show_default=True, type=click.IntRange(1), help="paths optimised at once")
-@click.option("--random-seed", default=0, show_default=True, type=int, help="seed of inversion and blackbox noise")
+@click.option("--batch", default=16, show_default=True, type=click.IntRange(1), help="subjects optimised at once")
+@click.option("--random-seed", default=0, show_default=True, type=int,
+              help="seed of inversion, blackbox noise and restarts")
 @click.option("--lpips/--no-lpips", default=True, show_default=True, help="report LPIPS identity distances")
+@click.option("--judge", "judges", multiple=True,
+              help="an independent classifier (file, zoo:NAME or module:attr; repeatable) that sees every frame; "
+                   "each crossed path is labelled genuine (every judge calls the last frame the target), "
+                   "blind-spot (none does) or mixed (some do), e.g. --judge zoo:fashion-mnist-judge")
+@click.option("--require-judges", is_flag=True,
+              help="keep the judges moving with the classifier: their target log-odds join the objective and a "
+                   "path ends only once every judge calls it the target (needs --judge)")
+@click.option("--paths-per-image", default=1, show_default=True, type=click.IntRange(1),
+              help="several different explanations per subject: K paths pushed apart, ranked by identity distance")
+@click.option("--diversity", default=5.0, show_default=True, type=click.FloatRange(0),
+              help="with --paths-per-image: weight pushing a subject's paths apart (0: independent restarts)")
+@click.option("--search", "lam_search", default=None, type=click.Choice(["adaptive", "bisection"]),
+              help="regularized: how the identity weight is found (default adaptive; bisection: the original, "
+                   "about 4x slower)")
+@click.option("--max-images", default=None, type=click.IntRange(1),
+              help="memory bound: render at most this many images per optimisation pass (gradients accumulate "
+                   "over passes; same result to float rounding)")
+@click.option("--max-memory-mb", default=None, type=click.IntRange(1),
+              help="memory bound: what autograd keeps per pass, sized from the first pass")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
 @report_option
 @device_option
 def cross_command(images, subject_seeds, latents, generator, classifier, target, source, frames, method, space,
                   end_prob, schedule, lam, identity, steps, lr, query_budget, invert_steps, invert_agreement, batch,
-                  random_seed, lpips, out, overwrite, page, device):
+                  random_seed, lpips, judges, require_judges, paths_per_image, diversity, lam_search, max_images,
+                  max_memory_mb, out, overwrite, page, device):
     """Decision-crossing paths: frames along which the classifier's probability of TARGET rises
     monotonically across its decision boundary while the subject stays itself. Starts from IMAGES (inverted
     first), --seed or --latents; writes frames, path.mp4/gif, filmstrip, plot, change map, latents and
@@ -389,20 +410,47 @@ def cross_command(images, subject_seeds, latents, generator, classifier, target,
         if method != "regularized":
             raise click.BadParameter("--identity applies to --method regularized only", param_hint="--identity")
         options["identity"] = _weights(identity, "--identity")
+    if lam_search is not None:
+        if method != "regularized":
+            raise click.BadParameter("--search applies to --method regularized only", param_hint="--search")
+        options["search"] = lam_search
+    if require_judges and not judges:
+        raise click.BadParameter("--require-judges needs at least one --judge", param_hint="--require-judges")
+    if require_judges and method == "blackbox":
+        raise click.BadParameter("--require-judges needs gradients; --method blackbox has none (judges still label "
+                                 "black-box paths without it)", param_hint="--require-judges")
+    if (paths_per_image > 1 or require_judges) and method == "regularized" and (lam is not None
+                                                                            or lam_search == "bisection"):
+        flag = "--paths-per-image" if paths_per_image > 1 else "--require-judges"
+        raise click.BadParameter(f"{flag} needs the adaptive identity-weight search: drop --lambda / --search "
+                                 "bisection", param_hint=flag)
     seeds = _seeds(subject_seeds, "--seed") if subject_seeds is not None else None
+    memory = None
+    if max_images is not None or max_memory_mb is not None:
+        from inversion import MemoryBound
+
+        memory = MemoryBound(max_items=max_images,
+                             max_bytes=None if max_memory_mb is None else max_memory_mb * 2 ** 20)
     device = _device(device)
     G = _load_generator(generator, device)
     clf = _load_classifier(classifier, device)
+    judge_models = [_load_classifier(spec, device, "--judge") for spec in judges]
     try:
         job = CrossJob(G, clf, target, source, images=list(images), seeds=seeds, latents=latents, method=method,
                        frames=frames, space=space, batch=batch, seed=random_seed, invert_steps=invert_steps,
-                       invert_agreement=invert_agreement, lpips=lpips, **options)
+                       invert_agreement=invert_agreement, lpips=lpips, judges=judge_models,
+                       require_judges=require_judges, paths_per_image=paths_per_image, diversity=diversity,
+                       memory=memory, **options)
     except ValueError as err:
         _fail(err)
     report = _run(job, out, overwrite, "cross", page)
     s = report.summary
     click.echo(f"{s.get('crossed', 0)}/{s.get('paths', 0)} paths crossed, {s.get('monotone', 0)} monotone "
                f"({method}, {frames} frames); results in {os.path.abspath(out)}")
+    if s.get("labels"):
+        labels = s["labels"]
+        click.echo(f"judges ({', '.join(s.get('judges', []))}): {labels['genuine']} genuine, "
+                   f"{labels['blind-spot']} blind-spot, {labels['mixed']} mixed, {labels['not-crossed']} not crossed")
 
 
 @main.command(name="edit")

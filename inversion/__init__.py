@@ -23,14 +23,14 @@ from .losses import (
     reconstruction_terms,
 )
 from .metrics import psnr, reconstruction_metrics
-from .optimize import LRSchedule, OptimizationResult, StepFunction, optimize
+from .optimize import LRSchedule, MemoryBound, OptimizationResult, StepFunction, optimize
 from .perceptual import LPIPSUnavailable, lpips_available
 from .project import Projection, ProjectionSettings, project
 from .pti import pivotal_tuning
 
 __all__ = [
     "FeatureDistance", "ImageRangeWarning", "LatentCode", "LatentDistance", "LatentPrior", "LatentStats",
-    "LossTerm", "LPIPSDistance", "LPIPSUnavailable", "LRSchedule", "MultiScaleMSE", "NoiseRegularizer",
+    "LossTerm", "LPIPSDistance", "LPIPSUnavailable", "LRSchedule", "MemoryBound", "MultiScaleMSE", "NoiseRegularizer",
     "Objective", "OptimizationResult", "PixelMSE", "Projection", "ProjectionSettings", "Rendered", "Score",
     "StepFunction", "check_image_range", "check_images", "check_loss_weights", "check_space", "latent_stats",
     "load_latents", "lpips_available", "optimize", "pivotal_tuning", "project", "psnr", "reconstruction_metrics",

@@ -3,6 +3,11 @@
 Every method is a weighted sum of these (``Objective``). A term sees a ``Rendered`` batch (the
 images, the W+ codes and the ``LatentCode`` that produced them) and returns a tensor [N]. Masks are
 [N or 1, 1, H, W] with 1 where a pixel counts: masked projection and in-filling reuse every term.
+
+Under a memory bound (``inversion.optimize``) a term may see a chunk of the batch: ``Rendered.items`` then
+holds the chunk's batch indices, and a term reads its per-item data (targets, masks, references) with
+``r.rows(x)``. ``Rendered.batch`` is the whole code being optimised, for terms that couple items through
+their parameters.
 """
 from __future__ import annotations
 
@@ -19,9 +24,20 @@ from .latents import LatentCode
 
 @dataclass
 class Rendered:
+    """A rendered batch: ``images`` of ``code``; under a memory bound, items ``items`` of ``batch``."""
+
     images: torch.Tensor
     ws: Optional[torch.Tensor]
     code: LatentCode
+    items: Optional[torch.Tensor] = None  # batch indices of these rows (None: the whole batch)
+    batch: Optional[LatentCode] = None  # the whole code being optimised (None: ``code``)
+
+    def rows(self, x: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        """The rows of a per-item tensor ``x`` [N, ...] for the items rendered here (``x`` itself for the
+        whole batch, or when ``x`` has a single row shared by every item)."""
+        if x is None or self.items is None or x.shape[0] == 1:
+            return x
+        return x[self.items.to(x.device)]
 
 
 class LossTerm:
@@ -85,7 +101,7 @@ class PixelMSE(LossTerm):
         self.target, self.mask = _check_target(target, mask)
 
     def __call__(self, r: Rendered) -> torch.Tensor:
-        return masked_mean((r.images - self.target) ** 2, self.mask)
+        return masked_mean((r.images - r.rows(self.target)) ** 2, r.rows(self.mask))
 
 
 class MultiScaleMSE(LossTerm):
@@ -104,20 +120,22 @@ class MultiScaleMSE(LossTerm):
         self.scales = [int(s) for s in scales]
         self._levels = [self._level(self.target, s) for s in self.scales]
 
-    def _level(self, x: torch.Tensor, s: int):
-        """(downsampled masked average, weight map) of ``x`` at scale ``s``."""
-        if self.mask is None:
+    def _level(self, x: torch.Tensor, s: int, mask: Optional[torch.Tensor] = None):
+        """(downsampled masked average, weight map) of ``x`` at scale ``s`` (``mask``: default the term's)."""
+        mask = self.mask if mask is None else mask
+        if mask is None:
             return (x if s == 1 else F.avg_pool2d(x, s)), None
-        cover = self.mask if s == 1 else F.avg_pool2d(self.mask, s)
-        x = x * self.mask
+        cover = mask if s == 1 else F.avg_pool2d(mask, s)
+        x = x * mask
         x = x if s == 1 else F.avg_pool2d(x, s)
         return x / cover.clamp_min(1e-8), cover
 
     def __call__(self, r: Rendered) -> torch.Tensor:
         total = 0
+        mask = r.rows(self.mask)
         for s, (target, cover) in zip(self.scales, self._levels):
-            img, _ = self._level(r.images, s)
-            total = total + masked_mean((img - target) ** 2, cover)
+            img, _ = self._level(r.images, s, mask)
+            total = total + masked_mean((img - r.rows(target)) ** 2, r.rows(cover))
         return total / len(self.scales)
 
 
@@ -139,7 +157,8 @@ class LPIPSDistance(LossTerm):
     def __call__(self, r: Rendered) -> torch.Tensor:
         if self.fallback is not None:
             return self.fallback(r)
-        return perceptual.lpips_distance(r.images, self.target, self.mask, self.net, self.random_backbone)
+        return perceptual.lpips_distance(r.images, r.rows(self.target), r.rows(self.mask), self.net,
+                                         self.random_backbone)
 
 
 class FeatureDistance(LossTerm):
@@ -161,9 +180,10 @@ class FeatureDistance(LossTerm):
             self.target_features = features(self.target).flatten(1).detach()
 
     def __call__(self, r: Rendered) -> torch.Tensor:
-        img = r.images if self.mask is None else r.images * self.mask + self.target * (1 - self.mask)
+        mask, target = r.rows(self.mask), r.rows(self.target)
+        img = r.images if mask is None else r.images * mask + target * (1 - mask)
         f = self.features(img).flatten(1)
-        return ((f - self.target_features) ** 2).mean(1)
+        return ((f - r.rows(self.target_features)) ** 2).mean(1)
 
 
 DEFAULT_LOSSES = {"lpips": 1.0, "mse": 1.0}
@@ -257,7 +277,7 @@ class LatentDistance(LossTerm):
         self.reference = reference.detach()
 
     def __call__(self, r: Rendered) -> torch.Tensor:
-        diff = r.code.values - self.reference.to(r.code.values.device)
+        diff = r.code.values - r.rows(self.reference).to(r.code.values.device)
         return (diff ** 2).flatten(1).mean(1)
 
 
@@ -280,7 +300,11 @@ class LatentPrior(LossTerm):
 
 
 class Score(LossTerm):
-    """Minimise ``-fn(images)``: any differentiable per-image score, e.g. a class's log-probability."""
+    """Minimise ``-fn(images)``: any differentiable per-image score, e.g. a class's log-probability.
+
+    Under a memory bound a score whose items differ (one target per item) must accept ``items=`` (the
+    chunk's batch indices); it is passed only when the term sees a chunk.
+    """
 
     name = "score"
 
@@ -290,4 +314,6 @@ class Score(LossTerm):
         self.name = name
 
     def __call__(self, r: Rendered) -> torch.Tensor:
-        return -self.fn(r.images)
+        if r.items is None:
+            return -self.fn(r.images)
+        return -self.fn(r.images, items=r.items)

@@ -30,7 +30,7 @@ from .losses import (
     reconstruction_terms,
 )
 from .metrics import reconstruction_metrics, summarize
-from .optimize import LRSchedule, optimize
+from .optimize import LRSchedule, MemoryBound, optimize
 
 
 @dataclass
@@ -135,6 +135,7 @@ def project(
     c: Optional[torch.Tensor] = None,
     progress: Optional[Callable[[int, int, dict], None]] = None,
     extra_terms: Sequence[LossTerm] = (),
+    memory: Union[None, int, MemoryBound] = None,
     **overrides,
 ) -> Projection:
     """Project a batch of images [N, C, H, W] in [-1, 1] into a latent space of ``G``.
@@ -144,7 +145,9 @@ def project(
     ``start`` replaces ``init`` with given codes; ``extra_terms`` join the objective. Each image's random
     jitter comes from its own stream, ``item_seeds[i]`` (default ``seed + i``), so an image's result does not
     depend on the batch it is in. With PTI a copy of
-    ``G`` is then tuned around the found codes and returned in ``Projection.generator``.
+    ``G`` is then tuned around the found codes and returned in ``Projection.generator``. ``memory`` bounds
+    the images rendered per pass (``inversion.MemoryBound``, or an int); results equal the unbounded run's
+    to float rounding.
     """
     if isinstance(overrides.get("init"), LatentCode):  # earlier API: init=<LatentCode>
         start = overrides.pop("init")
@@ -174,18 +177,20 @@ def project(
         raise ValueError(f"item_seeds has {len(seeds)} seeds for {len(code)} images")
     streams = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
 
-    def step_objective(step: int, t: float):
+    def step_objective(step: int, t: float, items: Optional[torch.Tensor] = None):
         scale = jitter_scale * max(0.0, 1.0 - t / 0.75) ** 2 if step < steps else 0.0
-        view = code
+        part = code if items is None else code.select(items)
+        view = part
         if scale > 0:
-            jitter = torch.stack([torch.randn(code.values.shape[1:], generator=g) for g in streams])
+            chosen = streams if items is None else [streams[i] for i in items.tolist()]
+            jitter = torch.stack([torch.randn(code.values.shape[1:], generator=g) for g in chosen])
             jitter = jitter.to(code.values.device)
-            view = LatentCode(code.space, code.values + scale * jitter, code.noise, code.c, code.truncation_psi)
-        return objective(Rendered(view.render(G), None, code))
+            view = LatentCode(part.space, part.values + scale * jitter, part.noise, part.c, part.truncation_psi)
+        return objective(Rendered(view.render(G), None, part, items, code))
 
     result = optimize(params, step_objective, steps, LRSchedule(lr, 0.05, 0.25), batched=True,
                       project=(lambda: normalize_noise_(code.noise)) if noise else None,
-                      log_every=max(1, steps // 20), progress=progress)
+                      log_every=max(1, steps // 20), progress=progress, memory=memory)
     code = code.detach()
     tuned = None
     if settings.pti and not result.interrupted:
@@ -194,7 +199,7 @@ def project(
         tuned = pivotal_tuning(G, code, target, mask=mask, steps=settings.pti_steps, lr=settings.pti_lr,
                                locality=settings.pti_locality, losses=losses, features=features,
                                lpips_net=lpips_net, lpips_random_backbone=lpips_random_backbone, seed=seed,
-                               progress=progress)
+                               progress=progress, memory=memory)
     with torch.no_grad():
         recon = code.render(tuned if tuned is not None else G)
     metrics = reconstruction_metrics(recon, target, mask, lpips_net, lpips_random_backbone)

@@ -2,9 +2,13 @@
 
 For each method, N paths are run once as one batch and once one path at a time (same start codes, same
 settings); the ratios say what batching buys. Start codes are generator seeds whose images the classifier
-does not already assign to the target.
+does not already assign to the target. A method may name a lambda search of regularised paths,
+``regularized:bisection`` (the original log-bisection + joint trajectory) or ``regularized:continuation``
+(the default), so both are compared in one run; each row also gives the median identity distance (pixel
+MSE, latent L2) of the crossing frame over its crossed paths, and over the paths both searches crossed.
 
-    PYTHONPATH=. python scripts/bench_paths.py --paths 8 --frames 16 --out runs/bench_paths.json
+    PYTHONPATH=. python scripts/bench_paths.py --paths 8 --frames 16 \
+        --methods ascent,regularized:bisection,regularized:continuation --out runs/bench_paths.json
 """
 from __future__ import annotations
 
@@ -31,7 +35,9 @@ def parse_args(argv=None):
     p.add_argument("--target", default="T-shirt/top")
     p.add_argument("--paths", type=int, default=8)
     p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--methods", default="ascent,regularized,blackbox")
+    p.add_argument("--methods", default="ascent,regularized:bisection,regularized:continuation,blackbox",
+                   help="comma-separated; regularized:SEARCH picks the lambda search")
+    p.add_argument("--no-single", action="store_true", help="skip the one-path-at-a-time runs")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=None, help="write the table as JSON here")
@@ -65,9 +71,19 @@ def spacing_error(res) -> float:
 
 
 def run(G, clf, code, target, source, method, frames):
+    name, _, search = method.partition(":")
+    options = {"search": search} if search else {}
     t0 = time.perf_counter()
-    res = cross(G, clf, code, target, source, method=method, frames=frames, lpips=False)
+    res = cross(G, clf, code, target, source, method=name, frames=frames, lpips=False, **options)
     return time.perf_counter() - t0, res
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    m = len(values) // 2
+    return values[m] if len(values) % 2 else 0.5 * (values[m - 1] + values[m])
 
 
 def main(argv=None):
@@ -79,15 +95,18 @@ def main(argv=None):
     source, target = clf.class_index(args.source), clf.class_index(args.target)
     seeds = pick_seeds(G, clf, source, target, args.paths)
     code = LatentCode.from_seeds(G, seeds, "w+")
-    rows = {}
+    rows, results = {}, {}
     run(G, clf, code.select([0]), target, source, "ascent", 3)  # warm-up: lazy imports, code spread, caches
     for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
         t_batch, batch = run(G, clf, code, target, source, method, args.frames)
+        results[method] = batch
         t_single, singles = 0.0, []
-        for i in range(len(code)):
+        for i in range(0 if args.no_single else len(code)):
             t, res = run(G, clf, code.select([i]), target, source, method, args.frames)
             t_single += t
             singles.append(res)
+        if args.no_single:
+            t_single, singles = float("nan"), [batch]
         n = len(code)
         evals_batch = float(batch.generator_evals.sum()) / n
         evals_single = float(sum(int(r.generator_evals.sum()) for r in singles)) / n
@@ -103,11 +122,24 @@ def main(argv=None):
             "monotone_batch": int(batch.monotone.sum()),
             "monotone_single": sum(int(r.monotone.sum()) for r in singles),
             "frame_spacing_error_max": spacing_error(batch),
+            "median_identity_at_crossing": {k: median(batch.at_crossing(k)) for k in ("pixel", "latent")},
+            "lambda_median": None if batch.lam is None else median(batch.lam.tolist()),
         }
-        print(f"{method:12s} batch {t_batch / n:7.2f} s/path  single {t_single / n:7.2f} s/path  "
+        ident = rows[method]["median_identity_at_crossing"]
+        print(f"{method:26s} batch {t_batch / n:7.2f} s/path  single {t_single / n:7.2f} s/path  "
               f"speed-up x{t_single / t_batch:5.2f}   generator evals/path batch {evals_batch:8.1f} "
               f"single {evals_single:8.1f}   crossed {rows[method]['crossed_batch']}/{n}   frame spacing error "
-              f"max {rows[method]['frame_spacing_error_max']:.2f} of a gap", flush=True)
+              f"max {rows[method]['frame_spacing_error_max']:.2f} of a gap   median identity at crossing: pixel "
+              f"{_fmt(ident['pixel'])} latent {_fmt(ident['latent'])}", flush=True)
+    searches = [m for m in results if m.startswith("regularized")]
+    if len(searches) >= 2:  # identity on the paths every search crossed: like against like
+        both = [i for i in range(len(code)) if all(bool(results[m].crossed[i]) for m in searches)]
+        common = {m: {k: median([results[m].at_crossing(k)[i] for i in both]) for k in ("pixel", "latent")}
+                  for m in searches}
+        for m in searches:
+            rows[m]["median_identity_at_crossing_on_paths_all_searches_crossed"] = common[m]
+            print(f"{m:26s} on the {len(both)} paths every search crossed: median identity at crossing pixel "
+                  f"{_fmt(common[m]['pixel'])} latent {_fmt(common[m]['latent'])}", flush=True)
     payload = {"settings": vars(args), "seeds": seeds, "torch_threads": torch.get_num_threads(),
                "generator": getattr(G, "source", None), "methods": rows}
     if args.out:
@@ -115,6 +147,10 @@ def main(argv=None):
         with open(args.out, "w") as f:
             json.dump(payload, f, indent=2, default=str)
     return payload
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 if __name__ == "__main__":

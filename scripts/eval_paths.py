@@ -10,11 +10,18 @@ the same codes), then every method runs on them. Reported per method and pair:
 - median identity distance (pixel MSE, LPIPS or its random-backbone stand-in, latent L2) of the crossing
   frame, over each method's crossed paths and over the paths both regularised and ascent crossed,
 - black-box: paths crossed within the query budget (every classifier query counted),
-- seconds, generator evaluations and classifier queries per path.
+- seconds, generator evaluations and classifier queries per path,
+- with ``--judges`` (e.g. zoo:fashion-mnist-judge): each crossed path's label from the independent judges
+  (genuine / blind-spot / mixed, ``cfgan.paths.judges``) and the judges' probability of the target at the
+  last frame. A method written ``NAME+judges`` (``regularized+judges``, ``ascent+judges``) runs with
+  ``require_judges``: the judges' log-odds join the objective; its identity cost against plain ``NAME`` is
+  reported on the paths both crossed.
 
 Per (pair, method) results are cached in OUT/cache/, so an interrupted run resumes where it stopped.
 
     PYTHONPATH=. python scripts/eval_paths.py --per-pair 50 --out runs/eval_paths
+    PYTHONPATH=. python scripts/eval_paths.py --per-pair 50 --judges zoo:fashion-mnist-judge \
+        --methods ascent,regularized,regularized+judges --out runs/eval_judges
 """
 from __future__ import annotations
 
@@ -55,6 +62,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--judges", default="", help="comma-separated judge classifiers (e.g. zoo:fashion-mnist-judge)")
     p.add_argument("--out", default="runs/eval_paths")
     return p.parse_args(argv)
 
@@ -94,14 +102,20 @@ def recheck(G, clf, codes: LatentCode, frames: int, targets):
     return check_monotone(probs), probs
 
 
-def run_method(G, clf, method, code, images, source, target, args):
-    options = {"query_budget": args.query_budget} if method == "blackbox" else {}
+def run_method(G, clf, method, code, images, source, target, args, judges=()):
+    name, _, variant = method.partition("+")
+    options = {"query_budget": args.query_budget} if name == "blackbox" else {}
+    if variant == "judges":
+        if not judges:
+            raise SystemExit(f"method {method} needs --judges")
+        options["require_judges"] = True
     results = []
     t0 = time.perf_counter()
     for s in range(0, len(code), args.batch):
         idx = list(range(s, min(s + args.batch, len(code))))
-        results.append(cross(G, clf, code.select(idx), target, source, method=method, frames=args.frames,
-                             space="w+", seed=args.seed + s, reference=images[idx].to(G.device), **options))
+        results.append(cross(G, clf, code.select(idx), target, source, method=name, frames=args.frames,
+                             space="w+", seed=args.seed + s, reference=images[idx].to(G.device), judges=judges,
+                             **options))
     seconds = time.perf_counter() - t0
     merged = {
         "probs": torch.cat([r.probs for r in results]), "crossed": torch.cat([r.crossed for r in results]),
@@ -116,6 +130,9 @@ def run_method(G, clf, method, code, images, source, target, args):
         "lam": None if results[0].lam is None else torch.cat([r.lam for r in results]),
         "codes": LatentCode.cat([r.codes for r in results]).values, "seconds": seconds,
         "filmstrip_frames": torch.cat([r.frames[:4] for r in results[:1]]),
+        "labels": sum([r.labels or [] for r in results], []) if judges else None,
+        "judge_end_probs": ({j: torch.cat([r.judges.probs[j][:, -1] for r in results])
+                             for j in results[0].judges.names} if judges else None),
     }
     return merged
 
@@ -164,6 +181,16 @@ def summarize(G, clf, res, target, frames, args, method):
         within = res["crossed"] & (res["classifier_queries"] <= args.query_budget)
         row["crossed_within_budget"] = int(within.sum())
         row["crossed_within_budget_rate"] = float(within.float().mean())
+    if res.get("labels") is not None:
+        from cfgan.paths.judges import label_counts
+
+        row["labels"] = label_counts(res["labels"])
+        row["judge_end_prob_median_on_crossed"] = {
+            j: median([float(p[i]) for i in crossed_idx]) for j, p in res["judge_end_probs"].items()}
+        for label in ("genuine", "blind-spot"):
+            picked = {i for i, lab in enumerate(res["labels"]) if lab == label}
+            row[f"median_identity_at_crossing_{label}"] = {k: median(at_crossing(res, k, picked))
+                                                            for k in IDENTITY_KEYS}
     if res["lam"] is not None:
         lam = sorted(res["lam"].tolist())
         row["lambda_median"] = lam[len(lam) // 2]
@@ -172,12 +199,12 @@ def summarize(G, clf, res, target, frames, args, method):
 
 
 def figures(out, pair_name, images, results, frames):
-    """Example filmstrips: per subject one row per method (regularized, ascent, blackbox), each row the
-    subject image followed by the path's frames."""
+    """Example filmstrips: per subject one row per method (in the order run), each row the subject image
+    followed by the path's frames."""
     rows = []
     for i in range(min(4, images.shape[0])):
-        for method in ("regularized", "ascent", "blackbox"):
-            if method in results and i < results[method]["filmstrip_frames"].shape[0]:
+        for method in results:
+            if i < results[method]["filmstrip_frames"].shape[0]:
                 rows.append(torch.cat([images[i:i + 1].cpu(), results[method]["filmstrip_frames"][i]], 0))
     if rows:
         grid = make_grid(enlarge(torch.cat(rows), 64), nrow=frames + 1, padding=4)
@@ -218,6 +245,7 @@ def main(argv=None):
     G = generators.load(args.generator, device=args.device)
     clf = load_classifier(args.classifier, device=args.device)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    judges = [load_classifier(j.strip(), device=args.device) for j in args.judges.split(",") if j.strip()]
     report = {"settings": vars(args), "generator": getattr(G, "source", None), "pairs": {}}
     per_pair_results = {}
     t_start = time.perf_counter()
@@ -241,7 +269,7 @@ def main(argv=None):
             if os.path.isfile(cache):
                 res = torch.load(cache, weights_only=True)
             else:
-                res = run_method(G, clf, method, code, images, src, dst, args)
+                res = run_method(G, clf, method, code, images, src, dst, args, judges)
                 torch.save(res, cache)
             results[method] = res
             entry["methods"][method] = summarize(G, clf, res, dst, args.frames, args, method)
@@ -254,6 +282,15 @@ def main(argv=None):
             entry["median_identity_at_crossing_on_paths_both_crossed"] = {
                 m: {k: median(at_crossing(results[m], k, both)) for k in IDENTITY_KEYS}
                 for m in ("regularized", "ascent")}
+        for method in methods:  # what requiring the judges costs in identity, on paths both variants crossed
+            plain = method.partition("+")[0]
+            if method.endswith("+judges") and plain in results:
+                both = set(i for i in range(len(results[plain]["crossed"]))
+                           if bool(results[plain]["crossed"][i]) and bool(results[method]["crossed"][i]))
+                entry["methods"][method]["identity_cost_against_" + plain] = {
+                    "paths_both_crossed": len(both),
+                    "median_identity_at_crossing": {m: {k: median(at_crossing(results[m], k, both))
+                                                        for k in IDENTITY_KEYS} for m in (plain, method)}}
         report["pairs"][pair] = entry
         per_pair_results[pair] = results
         figures(args.out, pair, images, results, args.frames)
@@ -297,6 +334,8 @@ def overall(report, methods):
                "start_already_target": sum(r["start_already_target"] for r in rows)}
         if method == "blackbox":
             agg["crossed_within_budget_rate"] = sum(r["crossed_within_budget"] for r in rows) / max(n, 1)
+        if all("labels" in r for r in rows) and rows:
+            agg["labels"] = {k: sum(r["labels"][k] for r in rows) for k in rows[0]["labels"]}
         out[method] = agg
     return out
 

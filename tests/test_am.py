@@ -249,3 +249,27 @@ def test_stop_at_freezes_items_that_reached_the_probability(G, clf):
     assert not torch.allclose(mixed.images[2:], start.images[2:])
     with pytest.raises(ValueError, match="stop_at"):
         maximize(G, clf, ["bee"], restarts=1, steps=1, stop_at=1.5)
+
+
+def test_memory_bounded_am_equals_the_single_pass_and_keeps_restarts_together(G, clf, monkeypatch):
+    """Generator AM in passes of at most 4 images: the same images (float rounding aside); with the image-space
+    diversity term a pass holds whole targets (all restarts of one target), since the term compares them."""
+    import cfgan.am.generator_am as generator_am
+
+    chunks = []
+    real = generator_am.optimize
+
+    def spy(params, objective, *a, **k):
+        def watched(step, t, items=None):
+            chunks.append(None if items is None else items.tolist())
+            return objective(step, t, items)
+        return real(params, watched if k.get("memory") else objective, *a, **k)
+
+    monkeypatch.setattr(generator_am, "optimize", spy)
+    kwargs = dict(restarts=3, steps=10, lr=0.1, seed=0, init="random", diversity=2.0, stop_at=0.9)
+    whole = maximize(G, clf, ["ant", "bee"], **kwargs)
+    bounded = maximize(G, clf, ["ant", "bee"], memory=4, **kwargs)
+    torch.testing.assert_close(bounded.images, whole.images, atol=1e-3, rtol=0)
+    torch.testing.assert_close(bounded.initial_score, whole.initial_score, atol=1e-5, rtol=0)
+    seen = [c for c in chunks if c is not None]
+    assert seen and all(c in ([0, 1, 2], [3, 4, 5]) for c in seen)  # 6 items, targets of 3: never split

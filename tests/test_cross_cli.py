@@ -181,3 +181,78 @@ def test_an_interrupted_run_keeps_the_finished_paths_and_resumes(setup, tmp_path
     assert summary["complete"] is True and summary["paths"] == 3 and summary["interrupted"] is False
     assert json.loads((out / "seed00002" / "report.json").read_text())["interrupted"] is False
     assert (out / "seed00000" / "report.json").stat().st_mtime_ns == done_before  # not redone
+
+
+@pytest.fixture(scope="module")
+def judges(setup):
+    """Judge specs for the toy: one that sees brightness like the classifier, one that never sees 'bright'."""
+    root, gen, clf, _, _ = setup
+    text = (root / "toyclf.py").read_text()
+    (root / "judges.py").write_text(text + textwrap.dedent("""
+
+        class Never(nn.Module):
+            def forward(self, x):
+                return torch.stack([torch.ones(x.shape[0]), torch.zeros(x.shape[0])], 1)
+    """))
+    return f"{root / 'judges.py'}:Bright", f"{root / 'judges.py'}:Never"
+
+
+def test_cross_with_judges_labels_every_path(setup, judges, tmp_path):
+    root, gen, clf, _, _ = setup
+    agree, never = judges
+    out = tmp_path / "out"
+    res = _run(["cross", "--seed", "0-1", "-g", gen, "-c", clf, "--target", "1", "--frames", "5", "--method",
+                "ascent", "--judge", agree, "--judge", never, "--no-lpips", "--device", "cpu", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "judges (Bright, Never): 0 genuine, 0 blind-spot, 2 mixed, 0 not crossed" in res.output
+    report = json.loads((out / "seed00000" / "report.json").read_text())
+    assert report["label"] == "mixed" and set(report["judges"]) == {"Bright", "Never"}
+    assert report["judges"]["Bright"]["agrees_at_end"] and not report["judges"]["Never"]["agrees_at_end"]
+    assert len(report["judges"]["Never"]["probs"]) == 5
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["labels"]["mixed"] == 2 and summary["items"][0]["label"] == "mixed"
+    import imageio.v3 as iio
+
+    video = iio.imread(out / "seed00000" / "path.gif")
+    assert video.shape[1] % 16 == 0 and video.shape[1] >= 256 + 32  # frame plus the classifier's and 2 judges' bars
+
+
+def test_cross_require_judges_end_to_end(setup, judges, tmp_path):
+    root, gen, clf, _, _ = setup
+    agree, _ = judges
+    out = tmp_path / "out"
+    res = _run(["cross", "--seed", "0", "-g", gen, "-c", clf, "--target", "1", "--frames", "5",
+                "--judge", agree, "--require-judges", "--no-lpips", "--device", "cpu", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "seed00000" / "report.json").read_text())
+    assert report["settings"]["require_judges"] is True and report["label"] == "genuine"
+    refused = CliRunner().invoke(main, ["cross", "--seed", "0", "-g", gen, "-c", clf, "--target", "1",
+                                        "--require-judges", "--device", "cpu", "--out", str(tmp_path / "o")])
+    assert refused.exit_code != 0 and "--require-judges needs at least one --judge" in refused.output
+
+
+def test_cross_several_paths_per_image(setup, tmp_path):
+    root, gen, clf, _, _ = setup
+    out = tmp_path / "out"
+    res = _run(["cross", "--seed", "0-1", "-g", gen, "-c", clf, "--target", "1", "--frames", "4", "--method",
+                "ascent", "--paths-per-image", "3", "--diversity", "50", "--batch", "1", "--max-images", "2",
+                "--no-lpips", "--device", "cpu", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "6/6 paths crossed" in res.output
+    folder = out / "seed00001"
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["rank0", "rank1", "rank2"]
+    assert (folder / "paths.png").stat().st_size > 0
+    listing = json.loads((folder / "report.json").read_text())
+    assert [p["rank"] for p in listing["paths"]] == [0, 1, 2] and listing["end_frame_distance"] > 0
+    at = [p["identity_at_crossing"]["pixel"] for p in listing["paths"]]
+    assert at == sorted(at)
+    for rank in range(3):
+        report = json.loads((folder / f"rank{rank}" / "report.json").read_text())
+        assert report["rank"] == rank and report["subject"] == "seed 1" and report["settings"]["paths_per_image"] == 3
+        assert report["settings"]["memory"]["max_items"] == 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["paths"] == 6 and summary["subjects"] == 2
+    refused = CliRunner().invoke(main, ["cross", "--seed", "0", "-g", gen, "-c", clf, "--target", "1",
+                                        "--paths-per-image", "2", "--lambda", "3", "--device", "cpu",
+                                        "--out", str(tmp_path / "o")])
+    assert refused.exit_code != 0 and "--paths-per-image needs the adaptive" in refused.output

@@ -8,6 +8,7 @@ import generators
 from inversion import (
     LatentCode,
     LPIPSDistance,
+    MemoryBound,
     Objective,
     PixelMSE,
     Rendered,
@@ -175,3 +176,106 @@ def test_objective_sums_weighted_terms(G):
     total, terms = Objective([PixelMSE(target, weight=2.0)])(r)
     torch.testing.assert_close(total, 2.0 * terms["mse"])
     torch.testing.assert_close(terms["mse"], (target ** 2).mean().reshape(1))
+
+
+# -- memory bound: chunked passes, one Adam step ---------------------------------------------------------------
+def _coupled_toy(n=6, d=3):
+    """A float64 toy where items are coupled through their parameters (each item's loss reads its
+    neighbour's values, like a smoothness term) and the objective follows the chunked protocol."""
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(n, d, generator=g, dtype=torch.float64)
+    x = torch.zeros(n, d, dtype=torch.float64, requires_grad=True)
+    seen_items = []
+
+    def objective(step, t, items=None):
+        rows = torch.arange(n) if items is None else items
+        seen_items.append(rows.tolist())
+        prev = torch.cat([torch.zeros(1, d, dtype=x.dtype), x[:-1]])  # the whole parameter: any chunk reads it
+        loss = ((x[rows] - target[rows]) ** 2).sum(1) + 0.5 * ((x[rows] - prev[rows]) ** 2).sum(1) + t
+        return loss, {"fit": ((x[rows] - target[rows]) ** 2).sum(1)}
+
+    return x, objective, seen_items
+
+
+@pytest.mark.parametrize("memory", [1, 2, 4, MemoryBound(max_bytes=64)])
+def test_chunked_optimisation_equals_the_single_pass(memory):
+    def run(bound):
+        x, objective, seen = _coupled_toy()
+
+        def stop(loss, terms):  # per-item stopping sees the assembled terms
+            return terms["fit"] < 0.5
+
+        result = optimize([x], objective if bound else (lambda s, t: objective(s, t)), steps=25, lr=0.2,
+                          keep_best=True, stop=stop, memory=bound, log_every=5)
+        return x.detach(), result, seen
+
+    x1, whole, _ = run(None)
+    x2, chunked, seen = run(memory)
+    torch.testing.assert_close(x2, x1, atol=1e-12, rtol=0)
+    torch.testing.assert_close(chunked.loss, whole.loss, atol=1e-12, rtol=0)
+    assert chunked.done.tolist() == whole.done.tolist() and whole.done.any()
+    assert [h["loss"] for h in chunked.history] == pytest.approx([h["loss"] for h in whole.history], abs=1e-12)
+    assert max(len(c) for c in seen) == chunked.chunk_items and chunked.passes > 1
+    if isinstance(memory, int):
+        assert chunked.chunk_items <= memory
+
+
+def test_byte_budget_sizes_chunks_from_what_one_item_keeps():
+    x, objective, seen = _coupled_toy(n=8, d=256)
+    result = optimize([x], objective, steps=2, lr=0.1, memory=MemoryBound(max_bytes=3 * 256 * 8 * 4))
+    per_item = result.saved_bytes_per_item
+    assert per_item > 0 and result.chunk_items == max(1, int(3 * 256 * 8 * 4 // per_item))
+    big = optimize([x], objective, steps=2, lr=0.1, memory=MemoryBound(max_bytes=10 ** 9))
+    assert big.chunk_items == 8 and big.passes == 1  # after the sizing step, one pass holds all 8
+
+
+def test_groups_are_never_split():
+    x, objective, seen = _coupled_toy(n=6)
+    optimize([x], objective, steps=2, lr=0.1, memory=4, groups=torch.tensor([0, 0, 0, 1, 1, 2]))
+    for rows in seen:
+        for group in ([0, 1, 2], [3, 4], [5]):
+            assert set(group) <= set(rows) or not set(group) & set(rows), rows
+    seen.clear()
+    optimize([x], objective, steps=1, lr=0.1, memory=2, groups=3)  # a group larger than the bound: one pass
+    assert all(len(rows) == 3 for rows in seen)
+
+
+def test_memory_bound_needs_an_objective_that_takes_items():
+    x = torch.zeros(2, 1, requires_grad=True)
+    with pytest.raises(TypeError, match=r"objective\(step, t, items\)"):
+        optimize([x], lambda step, t: ((x - 1) ** 2).sum(1), steps=1, memory=1)
+    with pytest.raises(ValueError, match="max_items must be an integer >= 1"):
+        MemoryBound(max_items=0)
+
+
+@pytest.mark.parametrize("memory", [1, 2, MemoryBound(max_bytes=150_000)])
+def test_chunked_projection_matches_the_single_pass(G, memory):
+    """Projection with noise maps, per-image jitter streams, masks and two loss terms: the chunked run is
+    the same optimisation. A convolution over 2 images can round differently in the last bit from one over
+    5 (a permuted batch of 5 gives bit-identical codes here), and Adam, which divides each coordinate's
+    gradient by its running size, can grow such a difference where a gradient nearly cancels: on this case
+    chunks of 2 leave one image 3e-4 off after 6 steps (0.1% of how far the codes moved), chunks of 1 leave
+    every image within 1e-6. Hence a short run, checked against the size of the codes' moves."""
+    target = G.sample(5, seed=3)
+    mask = torch.ones(5, 1, 16, 16)
+    mask[1, :, :4] = 0
+    kw = dict(space="w+", steps=6, losses={"mse": 1.0, "msmse": 1.0}, seed=1, noise=True, noise_reg=1e3,
+              mask=mask)  # latent_noise (per-image jitter) stays on
+    whole = project(G, target, **kw)
+    chunked = project(G, target, memory=memory, **kw)
+    moved = (whole.code.values - LatentCode.mean(G, 5, "w+").values).abs().max()
+    assert float(moved) > 0.05
+    torch.testing.assert_close(chunked.code.values, whole.code.values, atol=3e-3 * float(moved), rtol=0)
+    for a, b in zip(chunked.code.noise, whole.code.noise):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=0)
+    assert chunked.metrics["mse"] == pytest.approx(whole.metrics["mse"], rel=1e-3)
+
+
+def test_chunked_pti_matches_the_single_pass(G):
+    target = G.sample(3, seed=5)
+    code = LatentCode.from_seeds(G, [1, 2, 3], "w")
+    kw = dict(steps=4, lr=1e-3, losses={"mse": 1.0}, locality=1.0, seed=0)
+    whole = pivotal_tuning(G, code, target, **kw)
+    chunked = pivotal_tuning(G, code, target, memory=1, **kw)
+    for a, b in zip(whole.parameters(), chunked.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)

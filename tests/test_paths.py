@@ -283,3 +283,160 @@ def test_class_agreement_term_measures_how_the_classifier_sees_the_reconstructio
         same = ClassAgreement(clf, images)(Rendered(images, None, code))
         brighter = ClassAgreement(clf, images)(Rendered((images + 0.5).clamp(-1, 1), None, code))
     assert same.abs().max() < 1e-6 and (brighter > 0.01).all()
+
+
+# -- judges: genuine change or blind spot ------------------------------------------------------------------------
+class Constant(nn.Module):
+    """A judge that always says class ``k`` (of two)."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        logits = torch.zeros(x.shape[0], 2)
+        logits[:, self.k] = 5.0
+        return logits
+
+
+class TopHalf(nn.Module):
+    """A different brightness judge: mean intensity of the top half of the image against ``m0``."""
+
+    def __init__(self, m0: float, k: float = 20.0):
+        super().__init__()
+        self.m0, self.k = m0, k
+
+    def forward(self, x):
+        m = x[:, :, : x.shape[2] // 2].mean((1, 2, 3))
+        return torch.stack([torch.zeros_like(m), self.k * (m - self.m0)], 1)
+
+
+def test_judges_label_genuine_blind_spot_and_mixed(G, clf, boundary):
+    agrees = Classifier(Brightness(boundary), class_names=["dark", "bright"], name="same-boundary")
+    never = Classifier(Constant(0), class_names=["dark", "bright"], name="always-dark")
+    res = cross(G, clf, SEEDS, "bright", method="ascent", frames=6, lpips=False, judges=[agrees])
+    assert res.crossed.all() and res.labels == ["genuine"] * 3
+    torch.testing.assert_close(res.judges.probs["same-boundary"], res.probs, atol=1e-5, rtol=0)  # same function
+    blind = cross(G, clf, SEEDS, "bright", method="ascent", frames=6, lpips=False, judges=[never])
+    assert blind.labels == ["blind-spot"] * 3
+    both = cross(G, clf, SEEDS, "bright", method="ascent", frames=6, lpips=False, judges=[agrees, never])
+    assert both.labels == ["mixed"] * 3 and both.summary()["labels"]["mixed"] == 3
+    report = both.path_report(0)
+    assert report["label"] == "mixed" and report["judges"]["always-dark"]["agrees_at_end"] is False
+    assert report["judges"]["same-boundary"]["agrees_at_end"] is True
+    assert len(report["judges"]["same-boundary"]["probs"]) == 6
+    # a path that does not cross gets no label
+    dark_start = Classifier(Brightness(float(_means(G, SEEDS).min()) - 0.05), class_names=["dark", "bright"])
+    res = cross(G, dark_start, SEEDS[:1], "bright", method="ascent", frames=4, lpips=False, judges=[agrees])
+    assert not bool(res.crossed[0]) and res.labels == [None]
+
+
+def test_judges_map_classes_by_name_and_refuse_unknown_ones(G, clf, boundary):
+    swapped = Classifier(Brightness(boundary), class_names=["bright", "dark"], name="swapped")  # index 1 = dark
+    res = cross(G, clf, SEEDS[:1], "bright", method="ascent", frames=4, lpips=False, judges=[swapped])
+    assert res.judges.targets["swapped"].tolist() == [0]  # the judge's own index of 'bright'
+    other = Classifier(Brightness(boundary), class_names=["cat", "dog"], name="pets")
+    with pytest.raises(ValueError, match="--judge pets: the judge has no class 'bright'"):
+        cross(G, clf, SEEDS[:1], "bright", method="ascent", frames=4, judges=[other])
+    with pytest.raises(ValueError, match="--require-judges needs at least one --judge"):
+        cross(G, clf, SEEDS[:1], "bright", method="ascent", frames=4, require_judges=True)
+
+
+@pytest.mark.parametrize("method", ["ascent", "regularized"])
+def test_require_judges_moves_the_judge_with_the_classifier(G, clf, method):
+    """A judge that reads only the top half of the image, with a boundary the plain paths' last frames do not
+    reach: requiring it raises its probability at the end, and the explained classifier still crosses
+    monotonically."""
+    plain = cross(G, clf, SEEDS, "bright", method=method, frames=6, lpips=False)
+    top = plain.frames[:, -1, :, :8].mean((1, 2, 3))
+    judge = Classifier(TopHalf(float(top.max()) + 0.05), class_names=["dark", "bright"], name="top-half")
+    plain = cross(G, clf, SEEDS, "bright", method=method, frames=6, lpips=False, judges=[judge])
+    required = cross(G, clf, SEEDS, "bright", method=method, frames=6, lpips=False, judges=[judge],
+                     require_judges=True)
+    assert plain.labels == ["blind-spot"] * 3
+    end_plain, end_required = plain.judges.probs["top-half"][:, -1], required.judges.probs["top-half"][:, -1]
+    assert (end_required > end_plain + 0.2).all(), (end_plain, end_required)
+    assert required.crossed.all() and required.monotone.all()
+    assert required.labels.count("genuine") >= 2
+    assert required.settings["require_judges"] is True
+
+
+# -- several explanations per subject ---------------------------------------------------------------------------
+def _end_spread(res, k):
+    ends = res.codes.values.reshape(len(res), res.num_frames, -1)[:, -1]
+    out = []
+    for s in range(len(res) // k):
+        e = ends[s * k:(s + 1) * k]
+        d = torch.cdist(e, e)
+        out.append(float(d.sum() / (k * (k - 1))))
+    return out
+
+
+@pytest.mark.parametrize("method", ["ascent", "regularized"])
+def test_diversity_pushes_a_subjects_paths_apart(G, clf, method):
+    kw = dict(method=method, frames=5, lpips=False, paths_per_image=3, restart_jitter=0.05, seed=4)
+    restarts = cross(G, clf, SEEDS[:2], "bright", diversity=0.0, **kw)
+    # ascent paths stop once past end_prob, here after 2 to 8 steps: the term needs more weight to act
+    diverse = cross(G, clf, SEEDS[:2], "bright", diversity=50.0 if method == "ascent" else 5.0, **kw)
+    assert len(diverse) == 6 and diverse.subjects == [0, 0, 0, 1, 1, 1]
+    assert restarts.crossed.all() and diverse.crossed.all() and diverse.monotone.all()
+    apart, independent = _end_spread(diverse, 3), _end_spread(restarts, 3)
+    assert all(a > 1.2 * b for a, b in zip(apart, independent)), (apart, independent)
+    for s in range(2):  # ranks order each subject's paths by pixel distance at the crossing frame
+        mine = [i for i in range(6) if diverse.subjects[i] == s]
+        assert sorted(diverse.ranks[i] for i in mine) == [0, 1, 2]
+        at = diverse.at_crossing("pixel")
+        by_rank = sorted(mine, key=lambda i: diverse.ranks[i])
+        assert [at[i] for i in by_rank] == sorted(at[i] for i in mine)
+    # path 0 of each subject starts on the subject's own code, and frame 0 of every path is the subject
+    starts = diverse.codes.values.reshape(6, 5, -1)[:, 0]
+    torch.testing.assert_close(starts[0], starts[1]), torch.testing.assert_close(starts[3], starts[5])
+
+
+def test_a_subjects_paths_do_not_depend_on_the_batch(G, clf):
+    kw = dict(method="ascent", frames=4, lpips=False, paths_per_image=2, diversity=5.0)
+    both = cross(G, clf, SEEDS[:2], "bright", seed=10, **kw)
+    alone = cross(G, clf, SEEDS[1:2], "bright", seed=11, **kw)  # subject 1 of the first batch draws seed 10 + 1
+    torch.testing.assert_close(both.probs[2:], alone.probs, atol=1e-3, rtol=0)
+
+
+# -- the adaptive identity-weight search ------------------------------------------------------------------------
+def test_adaptive_search_crosses_within_its_budget_and_stays_as_close_as_bisection(G, clf, boundary):
+    adaptive = cross(G, clf, SEEDS, "bright", method="regularized", frames=8, lpips=False)
+    bisection = cross(G, clf, SEEDS, "bright", method="regularized", frames=8, lpips=False, search="bisection")
+    assert adaptive.settings["search"] == "adaptive" and bisection.settings["search"] == "bisection"
+    assert adaptive.crossed.all() and adaptive.monotone.all()
+    means = adaptive.frames.mean((2, 3, 4))
+    for i, k in enumerate(adaptive.crossing_index):
+        assert means[i, k] >= boundary > means[i, k - 1]  # the crossing is where the analytic boundary is
+    assert (adaptive.lam > 0).all() and adaptive.lam.isfinite().all()
+    assert (adaptive.generator_evals <= 250).all(), adaptive.generator_evals
+    assert (bisection.generator_evals > 2.5 * adaptive.generator_evals).all()
+    close, reference = torch.tensor(adaptive.at_crossing("pixel")), torch.tensor(bisection.at_crossing("pixel"))
+    assert close.median() <= 1.5 * reference.median(), (close, reference)
+
+
+def test_bad_search_options_fail_clearly(G, clf):
+    with pytest.raises(ValueError, match="unknown lambda search 'grid'"):
+        cross(G, clf, SEEDS, "bright", search="grid")
+    with pytest.raises(ValueError, match="paths_per_image > 1 needs the adaptive search"):
+        cross(G, clf, SEEDS, "bright", paths_per_image=2, lam=1.0)
+    with pytest.raises(ValueError, match="paths_per_image must be an integer >= 1"):
+        cross(G, clf, SEEDS, "bright", paths_per_image=0)
+
+
+# -- memory bound --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("options", [dict(method="regularized", lam=5.0, steps=12),
+                                     dict(method="regularized"),
+                                     dict(method="ascent", paths_per_image=2, diversity=5.0)])
+def test_a_memory_bounded_path_batch_equals_the_unbounded_one(G, clf, options):
+    """Every frame of every path rendered in passes of 2 images: the same paths, float rounding aside (Adam can
+    grow a last-bit difference where a gradient nearly cancels; see test_inversion), so codes are compared
+    against how far the paths moved."""
+    whole = cross(G, clf, SEEDS, "bright", frames=6, lpips=False, **options)
+    bounded = cross(G, clf, SEEDS, "bright", frames=6, lpips=False, memory=2, **options)
+    torch.testing.assert_close(bounded.probs, whole.probs, atol=2e-3, rtol=0)
+    values = whole.codes.values.reshape(len(whole), 6, -1)
+    moved = float((values[:, -1] - values[:, 0]).abs().max())
+    torch.testing.assert_close(bounded.codes.values, whole.codes.values, atol=1e-2 * moved, rtol=0)
+    assert bounded.settings["memory"] == {"max_items": 2, "max_bytes": None}

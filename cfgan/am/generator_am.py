@@ -138,11 +138,12 @@ class AMSettings:
 
 
 def maximize(G, classifier, targets: Sequence, settings: Optional[AMSettings] = None, *,
-             progress: Optional[Callable[[int, int, dict], None]] = None, **overrides) -> AMResult:
+             progress: Optional[Callable[[int, int, dict], None]] = None, memory=None, **overrides) -> AMResult:
     """Maximise each target's score over generator codes; all targets x restarts in one batch.
 
     ``targets``: class names/indices and/or ``Unit(layer, index)`` objects. ``settings`` (``AMSettings``) or
-    keyword overrides of its fields choose the search.
+    keyword overrides of its fields choose the search. ``memory`` bounds the images rendered per pass
+    (``inversion.MemoryBound`` or an int); with ``diversity`` a pass keeps a target's restarts together.
     """
     cfg = dataclasses.replace(settings or AMSettings(), **overrides)
     space, restarts, steps, lr, class_score = cfg.space, cfg.restarts, cfg.steps, cfg.lr, cfg.class_score
@@ -184,11 +185,17 @@ def maximize(G, classifier, targets: Sequence, settings: Optional[AMSettings] = 
     objective = Objective(terms)
     initial = {}
 
-    def step_objective(step: int, t: float):
-        images = truncated(code, G, truncation_psi).render(G, noise_mode=noise_mode)
-        total, values = objective(Rendered(images, None, code))
-        if "score" not in initial:
-            initial["score"] = -values["score"].detach()
+    def step_objective(step: int, t: float, items: Optional[torch.Tensor] = None):
+        part = code if items is None else code.select(items)
+        images = truncated(part, G, truncation_psi).render(G, noise_mode=noise_mode)
+        total, values = objective(Rendered(images, None, part, items, code))
+        if step == 0:  # the starting scores, filled chunk by chunk under a memory bound
+            score = -values["score"].detach()
+            if items is None:
+                initial.setdefault("score", score)
+            else:
+                initial.setdefault("score", torch.zeros(n, device=score.device, dtype=score.dtype))
+                initial["score"][items.to(score.device)] = score
         return total, values
 
     def clip_codes():
@@ -199,7 +206,8 @@ def maximize(G, classifier, targets: Sequence, settings: Optional[AMSettings] = 
     with frozen(G, classifier):
         result = optimize(code.parameters(noise=False), step_objective, steps, LRSchedule(lr, 0.05, 0.25),
                           batched=True, keep_best=True, project=clip_codes, stop=stopper(score_fn, stop_at),
-                          log_every=max(1, steps // 20), progress=progress)
+                          log_every=max(1, steps // 20), progress=progress, memory=memory,
+                          groups=assignment if diversity else None)
     final = truncated(code.detach(), G, truncation_psi).detach()
     with torch.no_grad():
         images = final.render(G, noise_mode=noise_mode)

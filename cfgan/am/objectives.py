@@ -158,13 +158,15 @@ class TargetScore:
         self.last_logits: Optional[torch.Tensor] = None
         self._checked = False
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        if images.shape[0] != len(self.assignment):
-            raise ValueError(f"TargetScore was built for {len(self.assignment)} items, got {images.shape[0]}")
-        class_values, outputs = self._evaluate(images)
+    def __call__(self, images: torch.Tensor, items: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Scores [n]; ``items`` (batch indices of these images, under a memory bound) default to all."""
+        assignment = self.assignment if items is None else self.assignment[torch.as_tensor(items).cpu()]
+        if images.shape[0] != len(assignment):
+            raise ValueError(f"TargetScore was built for {len(assignment)} items, got {images.shape[0]}")
+        class_values, outputs = self._evaluate(images, items)
         score = torch.zeros(images.shape[0], device=class_values.device, dtype=class_values.dtype)
         for t_index, target in enumerate(self.targets):
-            rows = (self.assignment == t_index).nonzero().flatten().to(class_values.device)
+            rows = (assignment == t_index).nonzero().flatten().to(class_values.device)
             if rows.numel() == 0:
                 continue
             score = score.index_put((rows,), self._target_values(target, class_values, outputs, rows))
@@ -176,10 +178,16 @@ class TargetScore:
         rows = torch.arange(images.shape[0], device=class_values.device)
         return torch.stack([self._target_values(t, class_values, outputs, rows) for t in self.targets], 1)
 
-    def _evaluate(self, images: torch.Tensor):
+    def _evaluate(self, images: torch.Tensor, items: Optional[torch.Tensor] = None):
         with _Capture(self.classifier, self.layers) as cap:
             logits = self.classifier(images)
-        self.last_logits = logits.detach()
+        if items is None:
+            self.last_logits = logits.detach()
+        else:  # a chunk: its rows of the whole batch's logits
+            n = len(self.assignment)
+            if self.last_logits is None or self.last_logits.shape != (n, logits.shape[1]):
+                self.last_logits = logits.new_zeros(n, logits.shape[1])
+            self.last_logits[torch.as_tensor(items).to(logits.device)] = logits.detach()
         if not self._checked:
             self._check_units(cap.outputs)
         if self.class_score == "logprob":

@@ -30,7 +30,8 @@ class Diversity(LossTerm):
         self.features, self.eps = features, eps
 
     def __call__(self, r: Rendered) -> torch.Tensor:
-        return -pairwise_group_distance(self.embed(r.images), self.groups, self.eps)
+        # compares rendered images of a group: under a memory bound, optimize must keep groups whole
+        return -pairwise_group_distance(self.embed(r.images), r.rows(self.groups), self.eps)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         x = images if self.features is None else self.features(images)

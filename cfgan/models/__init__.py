@@ -34,4 +34,4 @@ def build_architecture(name: str, **kwargs) -> nn.Module:
 
 
 # Registering the bundled architectures is an import side effect: keep it last.
-from cfgan.models import fmnist_cnn  # noqa: E402,F401
+from cfgan.models import fmnist_cnn, fmnist_mlp  # noqa: E402,F401

@@ -18,6 +18,7 @@ from inversion import LatentCode, LossTerm, Rendered, latent_stats
 
 from .ascent import AscentSettings, ascent_paths
 from .probe import OWNERS, Probe, owners_of
+from .terms import remember
 
 
 @dataclass
@@ -74,7 +75,7 @@ class EstimatedTargetLogOdds(LossTerm):
         owners = owners_of(r.code)
         with torch.no_grad():
             logits = self.probe.logits(r.images.detach(), owners)
-        self.last_logits = logits
+        self.last_logits = remember(self.last_logits, r, logits)
         value = -self.probe.log_odds(logits, owners)
         if not (torch.is_grad_enabled() and r.code.values.requires_grad):
             return value
@@ -108,7 +109,7 @@ class EstimatedTargetLogOdds(LossTerm):
 
 
 def blackbox_paths(probe: Probe, start: LatentCode, frames: int, settings: BlackboxSettings,
-                   progress: Optional[Callable] = None):
+                   progress: Optional[Callable] = None, extras=None):
     """Ascent paths for classifiers without gradients, within ``settings.query_budget`` queries per path.
 
     The budget covers everything: the climb, resampling the frames (at most ``grid`` queries per frame)
@@ -123,8 +124,12 @@ def blackbox_paths(probe: Probe, start: LatentCode, frames: int, settings: Black
     if climb_budget < score.queries_per_step + 1:
         raise ValueError(f"query budget {settings.query_budget} is too small: resampling {frames} frames "
                          f"reserves {reserve} queries and one step costs {score.queries_per_step}")
+    if extras is not None and extras.require_judges:
+        raise ValueError("--require-judges needs judges' gradients along the path; black-box paths have none "
+                         "(judges can still label black-box paths: drop --require-judges)")
     values, info = ascent_paths(probe, start, frames, settings, score=score, needs_image_grad=False,
-                                budget=climb_budget, step_cost=score.queries_per_step, progress=progress)
+                                budget=climb_budget, step_cost=score.queries_per_step, progress=progress,
+                                extras=extras)
     info["settings"] = dict(asdict(settings), lr_absolute=settings.lr * spread,
                             sigma_absolute=settings.sigma * spread, climb_budget=climb_budget,
                             reserved_queries=reserve)

@@ -2,7 +2,9 @@
 
 Videos and the filmstrip are enlarged with nearest-neighbour sampling (small images stay crisp) and each
 video frame carries a bar under the image showing p(target): green once the frame is classified as the
-target, red before. matplotlib is imported lazily with the Agg backend (no display needed).
+target, red before. With judges, one thinner bar per judge follows, showing the judge's p(target) (blue once
+the judge classifies the frame as the target, grey before). matplotlib is imported lazily with the Agg
+backend (no display needed).
 """
 from __future__ import annotations
 
@@ -29,18 +31,26 @@ def enlarge(images: torch.Tensor, min_size: int, multiple: int = 1) -> torch.Ten
 
 
 def video_frames(frames: torch.Tensor, probs: Sequence[float], is_target: Sequence[bool],
-                 min_size: int = 256) -> np.ndarray:
-    """uint8 RGB [T, H', W', 3]: enlarged frames with a probability bar (height a multiple of 16)."""
+                 min_size: int = 256, judges: Sequence[tuple] = ()) -> np.ndarray:
+    """uint8 RGB [T, H', W', 3]: enlarged frames with a probability bar (height a multiple of 16), and one
+    thinner bar per judge, given as (probs [T], is_target [T])."""
     big = enlarge(frames.float(), min_size, multiple=16)
     rgb = to_uint8(big).numpy().transpose(0, 2, 3, 1)
     if rgb.shape[-1] == 1:
         rgb = np.repeat(rgb, 3, axis=-1)
     t, h, w, _ = rgb.shape
-    bar = np.full((t, 16, w, 3), 40, dtype=np.uint8)
+    rows = 16 + 8 * len(judges)
+    rows += -rows % 16  # keep the height a multiple of 16 (video codecs)
+    bar = np.full((t, rows, w, 3), 40, dtype=np.uint8)
     for k in range(t):
         filled = int(round(float(probs[k]) * w))
         bar[k, 3:13, :filled] = (60, 200, 90) if is_target[k] else (220, 70, 60)
         bar[k, 3:13, w // 2 - 1:w // 2 + 1] = 255  # p = 0.5
+        for j, (judge_probs, judge_target) in enumerate(judges):
+            top = 16 + 8 * j
+            filled = int(round(float(judge_probs[k]) * w))
+            bar[k, top + 1:top + 6, :filled] = (70, 130, 230) if judge_target[k] else (150, 150, 150)
+            bar[k, top + 1:top + 6, w // 2 - 1:w // 2 + 1] = 255
     return np.concatenate([rgb, bar], axis=1)
 
 
@@ -93,6 +103,8 @@ def plot_probs(path: str, result: PathResult, i: int) -> str:
     if report["source_probs"] is not None:
         ax.plot(x, report["source_probs"], "s--", color="tab:red", alpha=0.7,
                 label=f"p({report['source_name']})")
+    for name, verdict in (report["judges"] or {}).items():
+        ax.plot(x, verdict["probs"], "^:", color="tab:blue", alpha=0.8, label=f"judge {name}: p(target)")
     ax.axhline(0.5, color="gray", lw=0.8, ls=":")
     if report["crossing_index"] is not None:
         ax.axvline(report["crossing_index"] - 0.5, color="black", lw=0.8, ls="--",
@@ -102,6 +114,8 @@ def plot_probs(path: str, result: PathResult, i: int) -> str:
     ax.set_ylim(-0.02, 1.02)
     status = ("monotone" if report["monotone"] else "NOT monotone") + (", crossed" if report["crossed"]
                                                                          else ", did not cross")
+    if report["label"] is not None:
+        status += f"; judges: {report['label']}"
     ax.set_title(f"{result.method}: {status}", fontsize=9)
     ax.legend(fontsize=7, loc="center left")
     fig.tight_layout()
@@ -157,7 +171,8 @@ def write_path(result: PathResult, i: int, folder: str, G=None, fps: float = 6.0
     files["filmstrip"] = str(save_image(strip, os.path.join(folder, "filmstrip.png")))
     report = result.path_report(i)
     is_target = [p == report["target"] for p in report["predicted"]]
-    vframes = video_frames(frames, report["probs"], is_target)
+    judge_bars = [(v["probs"], [p == v["target"] for p in v["predicted"]]) for v in (report["judges"] or {}).values()]
+    vframes = video_frames(frames, report["probs"], is_target, judges=judge_bars)
     files["mp4"] = write_video(os.path.join(folder, "path.mp4"), vframes, fps)
     files["gif"] = write_gif(os.path.join(folder, "path.gif"), vframes, fps)
     files["plot"] = plot_probs(os.path.join(folder, "probs.png"), result, i)
@@ -184,4 +199,12 @@ def write_paths(result: PathResult, out: str, names: Optional[List[str]] = None,
         raise ValueError(f"{len(names)} names for {len(result)} paths")
     return [write_path(result, i, os.path.join(out, name), G, fps, None if extras is None else extras[i])
             for i, name in enumerate(names)]
+
+
+def side_by_side(path: str, result: PathResult, paths: Sequence[int], min_size: int = 64) -> str:
+    """One row per path (in the order given, e.g. by rank): its frames, enlarged; for several explanations
+    of one subject."""
+    rows = torch.cat([result.frames[i] for i in paths])
+    grid = make_grid(enlarge(rows.float(), min_size), nrow=result.num_frames, padding=4)
+    return str(save_image(grid, path))
 

@@ -58,6 +58,7 @@ class Probe:
         n = self.targets.numel()
         self.gen_evals = torch.zeros(n, dtype=torch.long)
         self.queries = torch.zeros(n, dtype=torch.long)
+        self.eval_chunk = 256  # images per no-gradient pass of ``evaluate`` (a memory bound lowers it)
 
     def _charge(self, counter: torch.Tensor, owners: torch.Tensor) -> None:
         counter += torch.bincount(owners, minlength=counter.numel())[: counter.numel()]
@@ -71,8 +72,10 @@ class Probe:
         return self.classifier(images)
 
     @torch.no_grad()
-    def evaluate(self, code: LatentCode, chunk: int = 256):
-        """(images, logits) for a code batch, rendered and classified without gradients, in chunks."""
+    def evaluate(self, code: LatentCode, chunk: Optional[int] = None):
+        """(images, logits) for a code batch, rendered and classified without gradients, in chunks of
+        ``chunk`` images (default ``eval_chunk``)."""
+        chunk = chunk or self.eval_chunk
         owners = owners_of(code)
         images, logits = [], []
         for s in range(0, len(code), chunk):

@@ -7,7 +7,7 @@ Nothing optimisation-time is trusted for reporting.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
@@ -15,6 +15,7 @@ from inversion import LatentCode, perceptual
 from inversion.metrics import mse
 
 from . import monotone
+from .judges import JudgeVerdicts, judge_frames, label_counts
 from .probe import OWNERS, Probe
 
 
@@ -45,6 +46,10 @@ class PathResult:
     interrupted: bool = False
     reference_probs: Optional[torch.Tensor] = None  # [N] target probability of the given images
     reference_predicted: Optional[torch.Tensor] = None  # [N]
+    judges: Optional[JudgeVerdicts] = None  # what the independent judges said about every frame
+    labels: Optional[List[Optional[str]]] = None  # per path: genuine / blind-spot / mixed (None: not crossed)
+    subjects: Optional[List[int]] = None  # per path: its subject (several paths per subject: --paths-per-image)
+    ranks: Optional[List[int]] = None  # per path: 0 = closest of its subject's paths (identity at crossing)
 
     def __len__(self) -> int:
         return self.probs.shape[0]
@@ -89,6 +94,10 @@ class PathResult:
             "reference_prob": None if self.reference_probs is None else float(self.reference_probs[i]),
             "reference_predicted": (None if self.reference_predicted is None
                                     else int(self.reference_predicted[i])),
+            "label": None if self.labels is None else self.labels[i],
+            "judges": None if self.judges is None else self.judges.path_report(i),
+            "subject": None if self.subjects is None else self.subjects[i],
+            "rank": None if self.ranks is None else self.ranks[i],
             "notes": list(self.notes[i]) if self.notes else [],
         }
 
@@ -107,6 +116,7 @@ class PathResult:
             "median_identity_at_crossing": {k: median(self.at_crossing(k)) for k in self.identity},
             "generator_evals_per_path": float(self.generator_evals.float().mean()) if n else 0.0,
             "classifier_queries_per_path": float(self.classifier_queries.float().mean()) if n else 0.0,
+            "labels": None if self.labels is None else label_counts(self.labels),
             "seconds": dict(self.timings), "interrupted": self.interrupted,
         }
 
@@ -148,8 +158,9 @@ def identity_distances(frames: torch.Tensor, reference: torch.Tensor, values: to
 def finalize(probe: Probe, method: str, start: LatentCode, values: torch.Tensor, reference: torch.Tensor,
              settings: dict, timings: Dict[str, float], repaired: torch.Tensor, lam=None,
              notes: Optional[List[List[str]]] = None, interrupted: bool = False, lpips: bool = True,
-             lpips_net: str = "vgg") -> PathResult:
-    """Render and classify the final frames ``values`` [N, T, ...] of paths from ``start`` and report them."""
+             lpips_net: str = "vgg", judges: Sequence = ()) -> PathResult:
+    """Render and classify the final frames ``values`` [N, T, ...] of paths from ``start`` and report them;
+    ``judges`` (classifiers) see every final frame too and label each crossed path (``cfgan.paths.judges``)."""
     n, t = values.shape[:2]
     owners = torch.arange(n).repeat_interleave(t)
     ctx = start.select(owners.tolist())
@@ -175,6 +186,16 @@ def finalize(probe: Probe, method: str, start: LatentCode, values: torch.Tensor,
             notes[i].append(f"NOT monotone: the target probability drops at frames "
                             f"{monotone.violations(probs[i])}")
     frames = images.reshape(n, t, *images.shape[1:]).cpu()
+    verdicts = labels = None
+    if judges:
+        verdicts = judge_frames(judges, probe.classifier, frames, probe.targets.tolist())
+        labels = verdicts.labels(crossed)
+        for name in verdicts.names:
+            at_start = verdicts.target_at_start(name)
+            for i in range(n):
+                if bool(at_start[i]):
+                    notes[i].append(f"judge {name} already classifies the subject (frame 0) as the target: its "
+                                    "verdict says little about the change")
     identity = identity_distances(frames, reference.cpu(), values.detach().cpu(), start.values.detach().cpu(),
                                   lpips=lpips, lpips_net=lpips_net)
     cpu_codes = LatentCode(codes.space, codes.values.cpu(), None if codes.noise is None else
@@ -186,4 +207,4 @@ def finalize(probe: Probe, method: str, start: LatentCode, values: torch.Tensor,
                       predicted, crossed, mono, repaired.cpu().bool(), crossing_index, identity,
                       probe.gen_evals.clone(), probe.queries.clone(), settings, timings,
                       None if lam is None else torch.as_tensor(lam).detach().cpu().float(), notes,
-                      interrupted)
+                      interrupted, judges=verdicts, labels=labels)
