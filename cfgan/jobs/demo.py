@@ -28,6 +28,8 @@ from .runner import BatchOutput, Item, Job
 #: (source class, target class): the pairs the bundled classifier confuses most; the demo explains these
 CONFUSABLE_PAIRS = (("Shirt", "T-shirt/top"), ("Pullover", "Coat"), ("Sneaker", "Sandal"))
 SECTIONS = ("samples", "inversion", "crossings", "am")
+#: an independent classifier that tells a genuine change from a blind spot of the explained one
+JUDGE = "zoo:fashion-mnist-judge"
 
 
 def pair_slug(source: str, target: str) -> str:
@@ -38,10 +40,8 @@ def pair_slug(source: str, target: str) -> str:
 def settings_for(quick: bool) -> dict:
     """Step counts: ``quick`` is a smoke test (well under a minute on 2 CPU cores)."""
     if quick:
-        return dict(invert_steps=60, frames=8, path_invert_steps=50, steps=20, search_rounds=2, search_steps=15,
-                    am_steps=8)
-    return dict(invert_steps=200, frames=16, path_invert_steps=300, steps=40, search_rounds=5, search_steps=40,
-                am_steps=25)
+        return dict(invert_steps=60, frames=8, path_invert_steps=50, adaptive_steps=30, am_steps=8)
+    return dict(invert_steps=200, frames=16, path_invert_steps=300, adaptive_steps=50, am_steps=25)
 
 
 def source_images(G, classifier, per_pair: int):
@@ -107,8 +107,7 @@ class DemoJob(Job):
         result = cross(self.G, self.classifier, load_images_for(self.G, [f for f, _, _ in pairs]),
                        [t for _, _, t in pairs], [s for _, s, _ in pairs], method="regularized",
                        frames=cfg["frames"], space="w+", invert_steps=cfg["path_invert_steps"], lpips=not self.quick,
-                       steps=cfg["steps"], search_rounds=cfg["search_rounds"], search_steps=cfg["search_steps"],
-                       progress=progress)
+                       adaptive_steps=cfg["adaptive_steps"], judges=[JUDGE], progress=progress)
         return {"result": result, "pairs": pairs}, result.interrupted
 
     def _am(self, progress):
@@ -144,10 +143,11 @@ class DemoJob(Job):
                 record["pairs"].append({
                     "name": name, "source": report["source_name"], "target": report["target_name"], "subject": file,
                     "crossed": report["crossed"], "monotone": report["monotone"],
-                    "crossing_index": report["crossing_index"], "probs": report["probs"],
+                    "crossing_index": report["crossing_index"], "probs": report["probs"], "label": report["label"],
                     "files": {k: os.path.join("crossings", os.path.relpath(v, folder)) for k, v in files.items()}})
                 self.log(f"  {source} -> {target}: {'crossed' if report['crossed'] else 'did not cross'} at frame "
                          f"{report['crossing_index']}, {'monotone' if report['monotone'] else 'NOT monotone'}, "
+                         f"judge: {report['label'] or 'n/a'}, "
                          f"p {report['probs'][0]:.2f} -> {report['probs'][-1]:.2f}")
         else:
             result = output["result"]

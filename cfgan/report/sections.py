@@ -193,6 +193,8 @@ def path_card(run: Run, page, folder: Path, status: str = "done", hint: str = ""
               badge("monotone" if monotone else "NOT monotone", "ok" if monotone else "bad")]
     if probs:
         badges.append(badge(f"p({target}) {probs[0]:.2f} → {probs[-1]:.2f}"))
+    if rep.get("label"):  # the judges' verdict: a change they also see, or a blind spot of this classifier
+        badges.append(badge(f"judges: {rep['label']}", "ok" if rep["label"] == "genuine" else "bad"))
     if rep.get("lambda") is not None:
         badges.append(badge(f"λ {fmt(rep['lambda'])}"))
     if rep.get("method"):
