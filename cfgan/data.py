@@ -258,3 +258,17 @@ def load_mask(path: PathLike, size) -> torch.Tensor:
     """A mask image as [1, 1, H, W] in {0, 1}: white (>= 50% grey) pixels count, black ones are ignored."""
     mask = load_image(path, size=size, channels=1)
     return ((mask + 1) / 2 >= 0.5).float().unsqueeze(0)
+
+
+def images_classified_as(classifier, class_index: int, n: int, split: str = "test",
+                         root: Optional[PathLike] = None, chunk: int = 500):
+    """The first ``n`` Fashion-MNIST images labelled ``class_index`` that ``classifier`` also assigns to it:
+    (images [n', 1, 32, 32] in [-1, 1], their data-set indices, how many of the class it agrees with, class size).
+    Evaluations start paths from these, so a path starts where both the label and the classifier put it."""
+    images, labels = load_fashion_mnist(split, root)
+    idx = (labels == class_index).nonzero().flatten()
+    x = to_model_range(images[idx])
+    with torch.no_grad():
+        pred = torch.cat([classifier(x[s:s + chunk]).argmax(1).cpu() for s in range(0, len(x), chunk)])
+    keep = (pred == class_index).nonzero().flatten()[:n]
+    return x[keep], idx[keep].tolist(), int((pred == class_index).sum()), len(idx)

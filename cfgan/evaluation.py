@@ -6,6 +6,7 @@ that use the same feature extractor. Everything is computed in float64 with nump
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import Optional
 
@@ -136,3 +137,9 @@ def sample_outputs(G, classifier, n: int, seed: int = 0, batch_size: int = 500, 
         feats.append(classifier.features(images).float().cpu())
         probs.append(classifier.probs(images).float().cpu())
     return torch.cat(feats), torch.cat(probs), torch.cat(kept)
+
+
+def median(values) -> Optional[float]:
+    """Median of the values that exist (``None`` entries are paths that never crossed, etc.); None if none do."""
+    present = [float(v) for v in values if v is not None]
+    return statistics.median(present) if present else None

@@ -22,6 +22,7 @@ import torch
 
 import generators
 from cfgan.classifiers import load_classifier
+from cfgan.evaluation import median
 from cfgan.paths import cross
 from cfgan.paths.monotone import schedule_targets
 from inversion import LatentCode
@@ -76,14 +77,6 @@ def run(G, clf, code, target, source, method, frames):
     t0 = time.perf_counter()
     res = cross(G, clf, code, target, source, method=name, frames=frames, lpips=False, **options)
     return time.perf_counter() - t0, res
-
-
-def median(values):
-    values = sorted(v for v in values if v is not None)
-    if not values:
-        return None
-    m = len(values) // 2
-    return values[m] if len(values) % 2 else 0.5 * (values[m - 1] + values[m])
 
 
 def main(argv=None):

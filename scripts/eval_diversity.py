@@ -28,7 +28,8 @@ import torch
 
 import generators
 from cfgan.classifiers import load_classifier
-from cfgan.data import load_fashion_mnist, make_grid, save_image, to_model_range
+from cfgan.data import images_classified_as, make_grid, save_image
+from cfgan.evaluation import median
 from cfgan.jobs.demo import CONFUSABLE_PAIRS as DEMO_PAIRS
 from cfgan.paths import cross, invert_subjects
 from cfgan.paths.outputs import enlarge
@@ -53,30 +54,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def select_images(clf, data_root, source: int, n: int):
-    """First ``n`` test images labelled ``source`` that the classifier assigns to ``source`` (as eval_paths)."""
-    images, labels = load_fashion_mnist("test", data_root)
-    idx = (labels == source).nonzero().flatten()
-    x = to_model_range(images[idx])
-    with torch.no_grad():
-        pred = torch.cat([clf(x[s:s + 500]).argmax(1) for s in range(0, len(x), 500)])
-    keep = (pred == source).nonzero().flatten()[:n]
-    return x[keep], idx[keep].tolist()
-
-
 def pairwise(x: torch.Tensor) -> float:
     """Mean distance between the rows of x [K, D] (RMS over D)."""
     k = x.shape[0]
     d = ((x.unsqueeze(1) - x.unsqueeze(0)) ** 2).mean(-1).sqrt()
     return float(d.sum() / (k * (k - 1)))
-
-
-def median(values):
-    values = sorted(v for v in values if v is not None)
-    if not values:
-        return None
-    m = len(values) // 2
-    return values[m] if len(values) % 2 else 0.5 * (values[m - 1] + values[m])
 
 
 def measure(res, k: int) -> dict:
@@ -108,7 +90,7 @@ def main(argv=None):
     clf = load_classifier(args.classifier)
     src_name, dst_name = DEMO_PAIRS[args.pair]
     src, dst = clf.class_index(src_name), clf.class_index(dst_name)
-    images, test_idx = select_images(clf, args.data, src, args.images)
+    images, test_idx, _, _ = images_classified_as(clf, src, args.images, root=args.data)
     proj = invert_subjects(G, clf, images, "w+", args.invert_steps, seed=args.seed)
     k = args.paths_per_image
     weights = [float(w) for w in args.weights.split(",")]

@@ -35,7 +35,8 @@ import torch
 
 import generators
 from cfgan.classifiers import load_classifier
-from cfgan.data import load_fashion_mnist, make_grid, save_image, to_model_range
+from cfgan.data import images_classified_as, make_grid, save_image
+from cfgan.evaluation import median
 from cfgan.jobs.demo import CONFUSABLE_PAIRS as DEMO_PAIRS
 from cfgan.paths import check_monotone, cross, invert_subjects
 from cfgan.paths.outputs import enlarge
@@ -65,17 +66,6 @@ def parse_args(argv=None):
     p.add_argument("--judges", default="", help="comma-separated judge classifiers (e.g. zoo:fashion-mnist-judge)")
     p.add_argument("--out", default="runs/eval_paths")
     return p.parse_args(argv)
-
-
-def select_images(clf, data_root, source: int, n: int):
-    """First ``n`` test images labelled ``source`` that the classifier assigns to ``source``."""
-    images, labels = load_fashion_mnist("test", data_root)
-    idx = (labels == source).nonzero().flatten()
-    x = to_model_range(images[idx])
-    with torch.no_grad():
-        pred = torch.cat([clf(x[s:s + 500]).argmax(1) for s in range(0, len(x), 500)])
-    keep = (pred == source).nonzero().flatten()[:n]
-    return x[keep], idx[keep].tolist(), int((pred == source).sum()), len(idx)
 
 
 def start_codes(G, clf, images, args, cache: str):
@@ -146,14 +136,6 @@ def at_crossing(res, key, subset=None):
         if bool(res["crossed"][i]) and k is not None and (subset is None or i in subset):
             out.append(float(values[i, k]))
     return out
-
-
-def median(values):
-    if not values:
-        return None
-    v = sorted(values)
-    m = len(v) // 2
-    return v[m] if len(v) % 2 else 0.5 * (v[m - 1] + v[m])
 
 
 def summarize(G, clf, res, target, frames, args, method):
@@ -253,7 +235,7 @@ def main(argv=None):
     for src_name, dst_name in chosen:
         src, dst = clf.class_index(src_name), clf.class_index(dst_name)
         pair = f"{src_name}-to-{dst_name}".replace("/", "_").replace(" ", "_")
-        images, test_idx, n_agree, n_label = select_images(clf, args.data, src, args.per_pair)
+        images, test_idx, n_agree, n_label = images_classified_as(clf, src, args.per_pair, root=args.data)
         cache = os.path.join(args.out, "cache", f"{pair}_latents.pt")
         code, inv_metrics, _ = start_codes(G, clf, images, args, cache)
         with torch.no_grad():

@@ -6,7 +6,7 @@ import torch
 import generators
 from generators.ops import dispatch
 
-from tiny_models import make_tiny_generator
+from tiny_models import LinearGenerator, make_tiny_generator
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,12 @@ def G(request):
     """The module's tiny untrained StyleGAN2, frozen. A module picks its size and options with
     ``TINY_G = dict(dim=..., resolution=..., noise_strength=...)`` (default: dim 32, 16 px)."""
     return make_tiny_generator(**getattr(request.module, "TINY_G", {})).eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="module")
+def LG():
+    """A linear generator (W+ [4 x 8] -> 8x8 image): edits and surrogates on it have exact expectations."""
+    return LinearGenerator(w_dim=8, num_ws=4)
 
 
 @pytest.fixture(scope="session")

@@ -37,11 +37,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def LG():
-    return LinearGenerator(w_dim=8, num_ws=4)
-
-
-@pytest.fixture(scope="module")
 def lin_clf():
     return Classifier(PixelLinear(64, k=4.0), class_names=["neg", "pos"])
 

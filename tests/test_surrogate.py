@@ -10,14 +10,9 @@ from cfgan.classifiers import Classifier
 from cfgan.edit import Direction, LatentSamples, labelled_samples, pca_directions
 from cfgan.surrogate import fit_surrogate, run_surrogate, split_strips, surrogate_directions
 
-from tiny_models import LinearGenerator, PixelLinear
+from tiny_models import PixelLinear
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def LG():
-    return LinearGenerator(w_dim=8, num_ws=4)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from cfgan.evaluation import median
 from inversion import LatentCode, perceptual
 from inversion.metrics import mse
 
@@ -104,11 +105,6 @@ class PathResult:
     def summary(self) -> dict:
         n = len(self)
         crossed = [i for i in range(n) if bool(self.crossed[i])]
-
-        def median(values):
-            vals = sorted(v for v in values if v is not None)
-            return None if not vals else (vals[len(vals) // 2] if len(vals) % 2 else
-                                          0.5 * (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]))
 
         return {
             "paths": n, "crossed": len(crossed), "crossing_rate": len(crossed) / max(n, 1),
