@@ -15,7 +15,7 @@ from typing import Callable, List, Optional, Sequence
 from cfgan.data import load_images_for
 from cfgan.paths import cross
 from cfgan.paths.judges import label_counts
-from cfgan.paths.outputs import _json_default, side_by_side, write_path
+from cfgan.paths.outputs import side_by_side, write_path
 from generators.files import file_sha256, write_json
 from inversion import load_latents
 
@@ -151,8 +151,7 @@ class CrossJob(Job):
                            "first_prob": report["probs"][0], "last_prob": report["probs"][-1]})
         side_by_side(str(folder / "paths.png"), result, ranked)
         write_json(str(folder / "report.json"), dict(info, paths=listed, paths_per_image=len(paths),
-                                                     end_frame_distance=self._spread(result, ranked)),
-                   default=_json_default)
+                                                     end_frame_distance=self._spread(result, ranked)))
         return {"folder": item.key, **{k: v for k, v in listed[0].items() if k not in ("folder", "rank")},
                 "paths": listed, "end_frame_distance": self._spread(result, ranked)}
 
