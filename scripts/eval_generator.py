@@ -39,28 +39,14 @@ def parse_args(argv=None):
 
 
 def load_generator(spec: str, device):
-    """A generator from a native file or ``zoo:NAME`` (through ``generators.load`` when present)."""
-    try:
-        from generators import load
-    except ImportError:
-        load = None
-    if load is not None:
-        return load(spec).to(device).eval()
-    from generators.stylegan2 import StyleGAN2Generator
+    """A generator from any file ``generators.load`` reads, or ``zoo:NAME``; a clear exit when it cannot."""
+    from generators import load
+    from generators.loaders import CheckpointError
 
-    path = Path(spec)
-    if not path.is_file():
-        raise SystemExit(f"eval_generator: generator file {spec} does not exist")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure means the file is unusable
-        raise SystemExit(f"eval_generator: cannot read generator file {spec}: {err}") from err
-    kind = (blob.get("format"), blob.get("arch")) if isinstance(blob, dict) else None
-    if kind != ("cfgan.generator", "stylegan2"):
-        raise SystemExit(f"eval_generator: {spec} is not a cfgan StyleGAN2 generator file")
-    G = StyleGAN2Generator(**blob["config"])
-    G.load_state_dict(blob["state_dict"])
-    return G.to(device).eval()
+        return load(spec).to(device).eval()
+    except (CheckpointError, FileNotFoundError) as err:
+        raise SystemExit(f"eval_generator: {err}") from err
 
 
 def generator_meta(spec: str) -> dict:
