@@ -105,11 +105,11 @@ class GanBankInfill(Infiller):
 
     def __init__(self, G, bank: int = 256, neighbours: int = 4, source: str = "prior", seed: int = 0,
                  truncation: float = 1.0, jitter: float = 0.5, latents=None, project_steps: int = 100,
-                 max_batch: Optional[int] = None):
+                 max_batch: Optional[int] = None, cache: Optional[dict] = None):
         self.G, self.size, self.neighbours, self.source = G, bank, neighbours, source
         self.seed, self.truncation, self.jitter = seed, truncation, jitter
         self.latents, self.project_steps, self.max_batch = latents, project_steps, max_batch
-        self._prior_bank: Optional[torch.Tensor] = None
+        self.cache = {} if cache is None else cache  # a caller's dict keeps the prior bank across calls
 
     def _render(self, ws: torch.Tensor) -> torch.Tensor:
         step = len(ws) if self.max_batch is None else self.max_batch
@@ -118,12 +118,13 @@ class GanBankInfill(Infiller):
 
     def prior_bank(self) -> torch.Tensor:
         """B samples from the generator's prior (seeded; made once and reused for every image)."""
-        if self._prior_bank is None:
+        key = ("prior", self.size, self.seed, self.truncation)
+        if key not in self.cache:
             with torch.no_grad():
                 z = self.G.sample_z(self.size, self.seed)
                 ws = self.G.mapping(z, None, truncation_psi=self.truncation)
-            self._prior_bank = self._render(ws)
-        return self._prior_bank
+            self.cache[key] = self._render(ws)
+        return self.cache[key]
 
     def image_bank(self, x: torch.Tensor) -> torch.Tensor:
         """[N, B, C, H, W]: B jittered renders around each image's W+ code (projected once, or ``latents``)."""
@@ -210,8 +211,10 @@ def image_codes(G, x: torch.Tensor, latents, steps: int, seed: int, max_batch: O
     return result.code.values.detach()
 
 
-def make_infiller(name: str, G=None, seed: int = 0, max_batch: Optional[int] = None, **options) -> Infiller:
-    """An in-filler by name: 'mean', 'blur', 'noise', 'gan' (amortised bank) or 'gan-project' (exact)."""
+def make_infiller(name: str, G=None, seed: int = 0, max_batch: Optional[int] = None, cache: Optional[dict] = None,
+                  **options) -> Infiller:
+    """An in-filler by name: 'mean', 'blur', 'noise', 'gan' (amortised bank) or 'gan-project' (exact).
+    ``cache``: a dict the caller keeps, so the GAN's prior bank is rendered once for all calls."""
     if name == "mean":
         return MeanInfill()
     if name == "blur":
@@ -224,7 +227,7 @@ def make_infiller(name: str, G=None, seed: int = 0, max_batch: Optional[int] = N
         return GanBankInfill(G, bank=options.get("bank", 256), neighbours=options.get("neighbours", 4),
                              source=options.get("bank_source", "prior"), seed=seed,
                              truncation=options.get("truncation", 1.0), latents=options.get("latents"),
-                             project_steps=options.get("project_steps", 100), max_batch=max_batch)
+                             project_steps=options.get("project_steps", 100), max_batch=max_batch, cache=cache)
     if name == "gan-project":
         return GanProjectionInfill(G, project_steps=options.get("project_steps", 100), seed=seed,
                                    latents=options.get("latents"), max_batch=max_batch)
