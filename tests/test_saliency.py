@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from cfgan.classifiers import Classifier
-from cfgan.saliency import METHODS, make_method, pixel_scores
+from cfgan.saliency import METHODS, make_infiller, make_method, pixel_scores
 from cfgan.saliency.infill import GanBankInfill
 from cfgan.saliency.mip_lp import margin_gradients
 
@@ -261,6 +261,34 @@ def test_gan_bank_infill_is_the_nearest_sample_on_the_kept_pixels(G):
     infill.prepare(target)
     fill = infill.fill(torch.tensor([0]), keep, torch.rand(1, 1, SIZE, SIZE))
     assert torch.equal(fill[0], bank[5])  # the bottom half comes back from the matching sample
+
+
+def test_infill_apply_keeps_the_kept_pixels_and_fills_the_rest(G):
+    x = scene(2, seed=6)
+    keep = torch.zeros(1, 1, SIZE, SIZE)
+    keep[..., :, :Q] = 1.0
+    mean = make_infiller("mean").apply(x, keep)
+    assert torch.equal(mean[..., :Q], x[..., :Q])
+    assert torch.allclose(mean[..., Q:], x.mean((2, 3), keepdim=True).expand_as(x)[..., Q:])
+    gan = make_infiller("gan", G, seed=0, bank=32).apply(x, keep, seed=1)
+    assert torch.equal(gan[..., :Q], x[..., :Q])
+    assert torch.equal(gan, make_infiller("gan", G, seed=0, bank=32).apply(x, keep, seed=1))
+    samples = G.synthesis(G.mapping(G.sample_z(32, 0), None)).clamp(-1, 1)
+    distances = (gan[:, None, :, :, Q:] - samples[None, :, :, :, Q:]).flatten(2).abs().amax(2)
+    assert (distances.min(1).values < 1e-5).all()  # every in-fill is one of the bank's samples
+
+
+def test_fido_runs_with_an_image_bank_and_with_exact_masked_projection(quadrant, G, one_thread):
+    x = scene(1, seed=7)
+    ws = G.mapping(G.sample_z(1, 3), None)  # a W+ code for the image, as a latent file would give
+    image_bank = make_method("fido", quadrant, generator=G, infill="gan", bank_source="image", latents=ws, bank=8,
+                             steps=3, samples=2)
+    exact = make_method("fido", quadrant, generator=G, infill="gan-project", project_steps=2, steps=2, samples=1)
+    for method in (image_bank, exact):
+        keep = method.attribute(x, target=1)
+        assert keep.shape == x.shape and ((keep >= 0) & (keep <= 1)).all()
+    with pytest.raises(ValueError, match="latents has 1 codes for 2 images"):
+        image_bank.attribute(scene(2), target=1)
 
 
 def test_mip_reports_the_rate_at_which_its_perturbations_keep_the_class(one_thread):

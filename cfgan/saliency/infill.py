@@ -43,6 +43,16 @@ class Infiller:
     def fill(self, image: torch.Tensor, keep: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def apply(self, x: torch.Tensor, keep: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """``keep * x + (1 - keep) * in-fill`` for images x [N, C, H, W] and keep masks [N or 1, 1, H, W]: the
+        one-call use outside a mask optimisation (e.g. flipping pixels to GAN in-fill in a faithfulness test)."""
+        self.prepare(x)
+        keep = keep.to(x.device, x.dtype).expand(len(x), 1, -1, -1)
+        uniform = torch.rand(x.shape, generator=torch.Generator().manual_seed(int(seed)))
+        with torch.no_grad():
+            fill = self.fill(torch.arange(len(x)), keep, uniform).to(x.device)
+        return keep * x + (1 - keep) * fill
+
 
 class MeanInfill(Infiller):
     """Each image's mean colour (per channel)."""
@@ -196,10 +206,14 @@ def check_generator_images(G, x: torch.Tensor) -> None:
 
 
 def image_codes(G, x: torch.Tensor, latents, steps: int, seed: int, max_batch: Optional[int]) -> torch.Tensor:
-    """W+ codes [N, num_ws, w_dim] of the images: ``latents`` (a LatentCode or W+ tensor) or a projection."""
+    """W+ codes [N, num_ws, w_dim] of the images: ``latents`` (a LatentCode, a W+ tensor or the path of a
+    latent file written by ``cfgan invert``) or a projection."""
+    from inversion.io import load_latents
     from inversion.latents import LatentCode
     from inversion.project import project
 
+    if isinstance(latents, (str, bytes)) or hasattr(latents, "__fspath__"):
+        latents = load_latents(str(latents), G)[0]
     if latents is not None:
         code = latents if isinstance(latents, LatentCode) else LatentCode("w+", torch.as_tensor(latents))
         if len(code) != len(x):
