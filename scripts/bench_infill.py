@@ -53,6 +53,7 @@ def main():
     setups = {"mean": dict(name="mean"), "blur": dict(name="blur"), "noise": dict(name="noise"),
               "gan (prior bank 256, nearest)": dict(name="gan", bank=256, neighbours=1),
               "gan (prior bank 256, 1 of 4 nearest)": dict(name="gan", bank=256, neighbours=4),
+              "gan (prior bank 256, blend of 32 nearest)": dict(name="gan", bank=256, neighbours=32, blend=0.2),
               "gan (prior bank 1024, nearest)": dict(name="gan", bank=1024, neighbours=1),
               "gan-image (bank 64 around projection, nearest)": dict(name="gan", bank=64, neighbours=1,
                                                                       bank_source="image", project_steps=100)}

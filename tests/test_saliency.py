@@ -53,9 +53,13 @@ class TemplateNet(nn.Module):
         return torch.cat([torch.zeros_like(s), s], 1)
 
 
+def quadrant_classifier():
+    return Classifier(QuadrantNet(), name="quadrant")
+
+
 @pytest.fixture(scope="module")
 def quadrant():
-    return Classifier(QuadrantNet(), name="quadrant")
+    return quadrant_classifier()
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +280,13 @@ def test_infill_apply_keeps_the_kept_pixels_and_fills_the_rest(G):
     samples = G.synthesis(G.mapping(G.sample_z(32, 0), None)).clamp(-1, 1)
     distances = (gan[:, None, :, :, Q:] - samples[None, :, :, :, Q:]).flatten(2).abs().amax(2)
     assert (distances.min(1).values < 1e-5).all()  # every in-fill is one of the bank's samples
+    blended = make_infiller("gan", G, seed=0, bank=32, neighbours=4, blend=0.2).apply(x, keep)
+    nearest = make_infiller("gan", G, seed=0, bank=32, neighbours=1).apply(x, keep)
+    lo, hi = samples.min(0).values, samples.max(0).values
+    assert ((blended >= lo - 1e-5) & (blended <= hi + 1e-5))[..., Q:].all()  # a convex mix of bank samples
+    assert not torch.allclose(blended, nearest)
+    with pytest.raises(ValueError, match="option blend must be a temperature"):
+        make_method("fido", quadrant_classifier(), generator=G, blend="yes").attribute(x, target=1)
 
 
 def test_fido_runs_with_an_image_bank_and_with_exact_masked_projection(quadrant, G, one_thread):

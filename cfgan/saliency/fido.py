@@ -56,7 +56,8 @@ class FIDO(SaliencyMethod):
         infiller = make_infiller(options["infill"], self.generator, seed=self.seed, max_batch=self.max_batch,
                                  cache=self._banks, bank=count(options, "bank"),
                                  neighbours=count(options, "neighbours"), bank_source=options["bank_source"],
-                                 latents=options["latents"], project_steps=count(options, "project_steps"))
+                                 blend=options["blend"], latents=options["latents"],
+                                 project_steps=count(options, "project_steps"))
         infiller.prepare(x)
         logits = torch.zeros(n, 1, gh, gw, device=x.device, requires_grad=True)
         items = SampledItems(n, samples, [self.seed] * n)

@@ -15,7 +15,9 @@ Generative in-fill, two ways:
 - ``GanBankInfill`` ('gan', amortised): renders a bank of B generator samples once, before the loop; an
   in-fill is then one of the ``neighbours`` bank samples closest to the image on the currently kept pixels
   (mask-weighted squared distance, drawn by the item's uniform): a sample from an empirical posterior
-  p(dropped | kept) without a generator call inside the loop. ``bank_source='prior'`` (default) draws the
+  p(dropped | kept) without a generator call inside the loop. With ``blend`` (a temperature) the in-fill is
+  instead the mean of those neighbours weighted by exp(-(d - d_min) / (blend * d_min)): an estimate of the
+  posterior mean, closer to the truth on average and smoother. ``bank_source='prior'`` (default) draws the
   bank from the generator's prior, shared by all images: nothing about the dropped pixels can leak into
   their in-fill. ``'image'`` jitters the image's own W+ projection (or ``latents``) instead: closer in-fills,
   but the projection has seen the dropped pixels, so they partly come back (a smallest sufficient region can
@@ -115,8 +117,10 @@ class GanBankInfill(Infiller):
 
     def __init__(self, G, bank: int = 256, neighbours: int = 4, source: str = "prior", seed: int = 0,
                  truncation: float = 1.0, jitter: float = 0.5, latents=None, project_steps: int = 100,
-                 max_batch: Optional[int] = None, cache: Optional[dict] = None):
-        self.G, self.size, self.neighbours, self.source = G, bank, neighbours, source
+                 max_batch: Optional[int] = None, cache: Optional[dict] = None, blend: Optional[float] = None):
+        if blend is not None and (isinstance(blend, bool) or not isinstance(blend, (int, float)) or not blend > 0):
+            raise ValueError(f"option blend must be a temperature > 0 or None, got {blend!r}")
+        self.G, self.size, self.neighbours, self.source, self.blend = G, bank, neighbours, source, blend
         self.seed, self.truncation, self.jitter = seed, truncation, jitter
         self.latents, self.project_steps, self.max_batch = latents, project_steps, max_batch
         self.cache = {} if cache is None else cache  # a caller's dict keeps the prior bank across calls
@@ -161,7 +165,12 @@ class GanBankInfill(Infiller):
         bank = self.bank if self.bank.dim() == 4 else self.bank[image]
         d = _masked_distances(x, keep, bank)
         k = min(self.neighbours, d.shape[1])
-        nearest = d.topk(k, dim=1, largest=False).indices  # [n, k]
+        distance, nearest = d.topk(k, dim=1, largest=False)  # [n, k], closest first
+        if self.blend is not None:
+            weights = torch.softmax(-(distance - distance[:, :1]) / (self.blend * distance[:, :1].clamp_min(1e-6)), 1)
+            picked = bank[nearest] if bank.dim() == 4 else bank[torch.arange(len(image), device=d.device)[:, None],
+                                                                  nearest]
+            return (weights[:, :, None, None, None] * picked).sum(1)
         pick = (uniform.flatten(1)[:, 0].to(d.device) * k).long().clamp_max(k - 1)
         chosen = nearest.gather(1, pick[:, None]).squeeze(1)
         return bank[chosen] if bank.dim() == 4 else bank[torch.arange(len(image), device=d.device), chosen]
@@ -241,7 +250,8 @@ def make_infiller(name: str, G=None, seed: int = 0, max_batch: Optional[int] = N
         return GanBankInfill(G, bank=options.get("bank", 256), neighbours=options.get("neighbours", 4),
                              source=options.get("bank_source", "prior"), seed=seed,
                              truncation=options.get("truncation", 1.0), latents=options.get("latents"),
-                             project_steps=options.get("project_steps", 100), max_batch=max_batch, cache=cache)
+                             project_steps=options.get("project_steps", 100), max_batch=max_batch, cache=cache,
+                             blend=options.get("blend"))
     if name == "gan-project":
         return GanProjectionInfill(G, project_steps=options.get("project_steps", 100), seed=seed,
                                    latents=options.get("latents"), max_batch=max_batch)

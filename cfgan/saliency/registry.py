@@ -55,7 +55,7 @@ METHODS: Dict[str, MethodInfo] = {info.name: info for info in [
         needs_generator=True, signed=False, needs_gradients=True, score="mean",
         implementation="cfgan.saliency.fido:FIDO",
         defaults=dict(objective="ssr", infill="gan", steps=150, lr=0.1, sparsity=None, tv=None, grid=None,
-                      temperature=0.1, samples=4, bank=256, neighbours=4, bank_source="prior", latents=None,
+                      temperature=0.1, samples=4, bank=256, neighbours=4, blend=None, bank_source="prior", latents=None,
                       project_steps=100),
         choices=dict(objective=("ssr", "sdr"), infill=("gan", "gan-project", "blur", "mean", "noise"),
                      bank_source=("prior", "image")),
