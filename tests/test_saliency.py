@@ -156,6 +156,19 @@ def test_bad_names_options_and_targets_are_refused(quadrant):
         make_method("gradient", quadrant, max_batch=0)
 
 
+def test_targets_default_to_the_predicted_class_and_take_names(one_thread):
+    clf = Classifier(tiny_classifier(SIZE, classes=4, seed=2), class_names=["a", "b", "c", "d"])
+    x = torch.rand(3, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    method = make_method("gradient", clf, max_batch=2)
+    predicted = clf.predict(x)
+    assert torch.equal(method.attribute(x), method.attribute(x, target=predicted))
+    named = method.attribute(x, target="c")
+    assert torch.equal(named, method.attribute(x, target=2))
+    assert not torch.equal(named, method.attribute(x, target=1))
+    with pytest.raises(ValueError, match="unknown class 'e'"):
+        method.attribute(x, target="e")
+
+
 def test_relu_methods_refuse_models_without_relu_modules():
     functional = Classifier(nn.Sequential(nn.Flatten(), nn.Linear(SIZE * SIZE, 3), nn.Tanh()), name="tanh-net")
     for name in ("guided-backprop", "deeplift"):
