@@ -251,20 +251,21 @@ class Recorder(nn.Module):
     def __init__(self):
         super().__init__()
         self.net, self.largest = QuadrantNet(), 0
+        self.relu = nn.ReLU()  # for guided backprop's and DeepLift's hooks
 
     def forward(self, x):
         self.largest = max(self.largest, x.shape[0])
-        return self.net(x)
+        return self.net(self.relu(x + 1) - 1)
 
 
 @pytest.mark.parametrize("name, options", [
     ("fido", dict(infill="mean", steps=3, samples=5)), ("meaningful", dict(steps=3)),
     ("mip", dict(steps=3, samples=5)), ("integrated-gradients", dict(steps=20)), ("smoothgrad", dict(samples=9)),
-    ("occlusion", {}), ("lime", dict(samples=30)),
+    ("occlusion", {}), ("lime", dict(samples=30)), ("gradient", {}), ("guided-backprop", {}), ("deeplift", {}),
 ])
 def test_max_batch_bounds_every_pass(name, options):
     recorder = Recorder()
-    make_method(name, Classifier(recorder), seed=0, max_batch=4, **options).attribute(scene(3), target=1)
+    make_method(name, Classifier(recorder), seed=0, max_batch=4, **options).attribute(scene(5), target=1)
     assert 1 <= recorder.largest <= 4
 
 

@@ -135,9 +135,10 @@ class SaliencyMethod:
             out.append(v)
         return torch.tensor(out, dtype=torch.long, device=x.device)
 
-    def chunks(self, n: int) -> Iterator[slice]:
-        """Slices of at most ``max_batch`` images (one slice without a bound)."""
-        size = n if self.max_batch is None else self.max_batch
+    def chunks(self, n: int, copies: int = 1) -> Iterator[slice]:
+        """Slices of images whose passes, each image evaluated as ``copies`` rows, hold at most ``max_batch``
+        rows (one slice without a bound)."""
+        size = n if self.max_batch is None else max(1, self.max_batch // copies)
         for start in range(0, n, size):
             yield slice(start, min(n, start + size))
 

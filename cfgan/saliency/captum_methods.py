@@ -191,4 +191,4 @@ class DeepLiftMethod(SaliencyMethod):
         method = DeepLift(self.classifier)
         return torch.cat([_quiet(method.attribute, x[s].clone().requires_grad_(True),
                                  baselines=torch.full_like(x[s], baseline), target=target[s])
-                          for s in self.chunks(len(x))])
+                          for s in self.chunks(len(x), copies=2)])  # DeepLift runs inputs and baselines at once
