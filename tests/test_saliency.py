@@ -270,7 +270,7 @@ def test_max_batch_bounds_every_pass(name, options):
 
 
 def test_gan_bank_infill_is_the_nearest_sample_on_the_kept_pixels(G):
-    infill = GanBankInfill(G, bank=16, neighbours=1, seed=0)
+    infill = GanBankInfill(G, bank=16, neighbours=1, seed=0, blend=None)
     bank = infill.prior_bank()
     target = bank[5:6].clone()
     target[..., Q:, :] = -1.0  # change the bottom half only
@@ -288,9 +288,9 @@ def test_infill_apply_keeps_the_kept_pixels_and_fills_the_rest(G):
     mean = make_infiller("mean").apply(x, keep)
     assert torch.equal(mean[..., :Q], x[..., :Q])
     assert torch.allclose(mean[..., Q:], x.mean((2, 3), keepdim=True).expand_as(x)[..., Q:])
-    gan = make_infiller("gan", G, seed=0, bank=32).apply(x, keep, seed=1)
+    gan = make_infiller("gan", G, seed=0, bank=32, neighbours=4, blend=None).apply(x, keep, seed=1)
     assert torch.equal(gan[..., :Q], x[..., :Q])
-    assert torch.equal(gan, make_infiller("gan", G, seed=0, bank=32).apply(x, keep, seed=1))
+    assert torch.equal(gan, make_infiller("gan", G, seed=0, bank=32, neighbours=4, blend=None).apply(x, keep, seed=1))
     samples = G.synthesis(G.mapping(G.sample_z(32, 0), None)).clamp(-1, 1)
     distances = (gan[:, None, :, :, Q:] - samples[None, :, :, :, Q:]).flatten(2).abs().amax(2)
     assert (distances.min(1).values < 1e-5).all()  # every in-fill is one of the bank's samples
