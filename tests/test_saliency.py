@@ -245,6 +245,18 @@ def test_fido_gan_is_reproducible_and_chunking_changes_nothing(quadrant, G, one_
     assert torch.allclose(first[1:], alone, atol=0.03)
 
 
+@pytest.mark.parametrize("name, options", [
+    ("fido", dict(infill="noise", steps=5, samples=2)), ("meaningful", dict(perturbation="noise", steps=5)),
+    ("mip", dict(steps=5, samples=4, lr=0.5)), ("smoothgrad", dict(samples=4, stdev=1.0)),
+])
+def test_a_seed_fixes_every_random_choice(name, options, quadrant, template, one_thread):
+    x = scene(2, seed=8)
+    clf = quadrant if name == "smoothgrad" else template  # |x - T| has a noise-proof |gradient|
+    runs = [make_method(name, clf, seed=seed, **options).attribute(x, target=1) for seed in (1, 1, 2)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
 class Recorder(nn.Module):
     """The quadrant net, remembering the largest batch it was shown."""
 
