@@ -152,6 +152,8 @@ def test_bad_names_options_and_targets_are_refused(quadrant):
         method.attribute(scene(1) * 127.5 + 127.5, target=1)
     with pytest.raises(ValueError, match="unknown option 'window'"):
         method.attribute(scene(1), target=1, window=3)
+    with pytest.raises(ValueError, match=r"option baseline must be a number in \[-1.0, 1.0\], got 255"):
+        make_method("occlusion", quadrant, baseline=255).attribute(scene(1), target=1)
     with pytest.raises(ValueError, match="max_batch"):
         make_method("gradient", quadrant, max_batch=0)
 
