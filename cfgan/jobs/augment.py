@@ -3,7 +3,7 @@ out, for a person to label.
 
 Per image: its class decides the boundary it is mined at (``cfgan.augment.pairs``); it is inverted and K
 crossing paths run from jittered starts pushed apart by the diversity term (``cfgan.paths.cross``); the
-frames near the boundary (``cfgan.augment.select``) are written into the image's folder as
+frames near the boundary (``cfgan.augment.frames``) are written into the image's folder as
 ``<id>.png`` with their codes in ``latents.pt``, and listed in its record. ``finish`` orders all samples
 (``--prefer``), cuts them to ``--max-samples`` and assembles ``samples/<class>/`` and ``manifest.jsonl``
 (``cfgan.augment.manifest``) from the records alone, so a resumed or sharded run gives the same files.
@@ -21,10 +21,10 @@ from typing import Callable, List, Optional, Sequence
 
 import torch
 
+from cfgan.augment.frames import path_samples
 from cfgan.augment.manifest import RESERVED, assemble
 from cfgan.augment.order import PREFER, select
 from cfgan.augment.pairs import ClassPairs
-from cfgan.augment.select import path_samples
 from cfgan.data import load_images_for, save_image
 from cfgan.paths import cross
 from cfgan.paths.judges import label_counts
