@@ -289,3 +289,39 @@ def test_two_process_torchrun_manifest_equals_the_one_process_manifest(tiny, jud
     out = Path(tmp_path / "two")
     assert (out / MANIFEST).read_text() == (judged_run[0] / MANIFEST).read_text()
     assert not list(out.glob("items.rank*")) and len((out / LEDGER).read_text().splitlines()) == 6
+
+
+def test_a_subjects_restarts_follow_its_own_seed_not_its_place_in_the_batch(tiny):
+    from cfgan.paths import cross
+    from cfgan.paths.api import restart_values
+
+    code = LatentCode.from_seeds(tiny.G, range(3), "w+")
+    together = restart_values(code, 3, 0.3, 1.0, seed=0, item_seeds=[5, 6, 7])
+    alone = restart_values(code.select([1]), 3, 0.3, 1.0, seed=0, item_seeds=[6])
+    assert torch.equal(together[3:6], alone) and not torch.equal(together[0:3], together[3:6])
+    assert torch.equal(restart_values(code, 3, 0.3, 1.0, seed=5), together)  # default: seed + position
+    clf = load_classifier(TINY_CLASSIFIER_SPEC)
+    with pytest.raises(ValueError, match="item_seeds lists 2 seeds for 3 subjects"):
+        cross(tiny.G, clf, code, 1, item_seeds=[1, 2], method="ascent")
+    with pytest.raises(ValueError, match="blackbox"):
+        cross(tiny.G, clf, code, 1, item_seeds=[1, 2, 3], method="blackbox")
+
+
+def test_cross_batches_are_fixed_blocks_too_so_a_resumed_block_gives_the_same_paths(tiny, tmp_path):
+    from cfgan.jobs.cross import CrossJob
+    from cfgan.jobs.items import SeedList
+
+    def job():
+        return CrossJob(tiny.G, load_classifier(TINY_CLASSIFIER_SPEC), 3, seeds=SeedList.parse("0-3"),
+                        method="ascent", frames=4, batch=2, lpips=False, steps=30)
+
+    run_job(job(), tmp_path / "whole")
+    out = tmp_path / "resumed"
+    run_job(job(), out)
+    ledger = (out / LEDGER).read_text().splitlines()
+    (out / LEDGER).write_text("\n".join(line for line in ledger if json.loads(line)["index"] != 1) + "\n")
+    run_job(job(), out)  # seed00001 alone in a batch would give other floats than beside seed00000
+    whole, resumed = read_ledger(tmp_path / "whole"), read_ledger(out)
+    assert {k: e["record"] for k, e in resumed.items()} == {k: e["record"] for k, e in whole.items()}
+    assert torch.equal(torch.load(out / "seed00001" / "latents.pt", weights_only=True)["codes"],
+                       torch.load(tmp_path / "whole" / "seed00001" / "latents.pt", weights_only=True)["codes"])
