@@ -6,7 +6,8 @@ in for a person), and the CNN is trained again from the same initialisation; tes
 
 - ``boundary``: frames near this CNN's decision boundary, mined by the augment job (``cfgan.jobs.augment``,
   generator ``zoo:fashion-mnist``, ``--pairs auto``: each image at the boundary with its runner-up class) from
-  ``--mine-images`` random unlabelled images; the ``--extra`` closest to p = 0.5 (``--prefer boundary``);
+  ``--mine-images`` random unlabelled images (``--mine-from margin``: the smallest-margin ones); the ``--extra``
+  closest to p = 0.5 (``--prefer boundary``);
 - ``blind-spot``: the same mined candidates in ``--prefer blind-spot`` order (frames of paths that the judge
   ``zoo:fashion-mnist-judge`` does not follow first), the same number;
 - ``random``: that many random unlabelled real images;
@@ -98,6 +99,8 @@ def main():
     parser.add_argument("--labelled", type=int, default=1000)
     parser.add_argument("--pool", type=int, default=10000, help="unlabelled training images to pick from")
     parser.add_argument("--mine-images", type=int, default=64, help="pool images the augment job starts from")
+    parser.add_argument("--mine-from", choices=("random", "margin"), default="random",
+                        help="which unlabelled images the paths start from: random ones, or the smallest-margin ones")
     parser.add_argument("--paths-per-image", type=int, default=2)
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--eps", type=float, default=0.1)
@@ -133,7 +136,12 @@ def main():
         t_train = time.perf_counter() - t0
         before = accuracy(model, test_x, test_y)
         pool_x = train_x[pool]
-        picks = torch.randperm(len(pool), generator=torch.Generator().manual_seed(2000 + seed))[:args.mine_images]
+        probs = predict_probs(model, pool_x).sort(1, descending=True).values
+        by_margin = (probs[:, 0] - probs[:, 1]).argsort()
+        if args.mine_from == "margin":  # start the paths at the images uncertainty sampling would pick
+            picks = by_margin[:args.mine_images]
+        else:
+            picks = torch.randperm(len(pool), generator=torch.Generator().manual_seed(2000 + seed))[:args.mine_images]
         manifest, t_mine, summary = mine(G, model, pool_x, train_y[pool], picks, args, seed, out / f"seed{seed}")
         n = min(args.extra, len(manifest))
         extra = {}
@@ -146,8 +154,7 @@ def main():
         rand = torch.randperm(len(pool), generator=torch.Generator().manual_seed(3000 + seed))[:n]
         extra["random"] = (pool_x[rand], {"oracle_agrees_with_truth": float(
             (oracle_labels(pool_x[rand]) == train_y[pool][rand]).float().mean())})
-        probs = predict_probs(model, pool_x).sort(1, descending=True).values
-        margin = (probs[:, 0] - probs[:, 1]).argsort()[:n]
+        margin = by_margin[:n]
         extra["margin"] = (pool_x[margin], {"oracle_agrees_with_truth": float(
             (oracle_labels(pool_x[margin]) == train_y[pool][margin]).float().mean())})
         row = {"seed": seed, "before": before, "added": n, "mined_candidates": len(manifest),
