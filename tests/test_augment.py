@@ -256,19 +256,27 @@ def test_kill_minus_9_at_random_points_then_the_same_command_gives_the_same_mani
                 *COMMON[:-3], "--batch", "2", "--device", "cpu", "--no-report", "--out", str(out)]
 
     reference = tmp_path / "reference"
-    started = time.perf_counter()
     subprocess.run(command(reference), check=True, capture_output=True, env=env, timeout=300)
-    full = time.perf_counter() - started
     out = tmp_path / "killed"
     rng = random.Random(14)
+    mid_run = []
     for _ in range(4):
         proc = subprocess.Popen(command(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        time.sleep(rng.uniform(0.5, full))
+        # kill once the run has written a random number of items (so kills land mid-run, whatever the machine's
+        # speed), a random moment later: during an optimisation, a write or a commit
+        wanted = min(len(read_ledger(out, repair=False)) + rng.randint(0, 2), 4) if out.exists() else 0
+        deadline = time.perf_counter() + 120
+        while proc.poll() is None and time.perf_counter() < deadline and (
+                not (out / LEDGER).exists() or len(read_ledger(out, repair=False)) < wanted):
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.3))
+        mid_run.append(proc.poll() is None)
         proc.kill()  # SIGKILL: no handler runs
         proc.wait()
         for entry in read_ledger(out).values():  # whatever the ledger names is complete on disk
             for sample in entry["record"]["samples"]:
                 assert (out / sample["image"]).is_file()
+    assert any(mid_run), "no kill landed while the run was working"
     subprocess.run(command(out), check=True, capture_output=True, env=env, timeout=300)
     assert not (out / ".staging").exists()
     assert (out / MANIFEST).read_text() == (reference / MANIFEST).read_text()
