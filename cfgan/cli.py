@@ -554,6 +554,132 @@ def demo(out, quick, overwrite, page, device):
     click.echo(f"\ndemo finished in {time.time() - started:.0f} s; open {os.path.abspath(where)}")
 
 
+class _DefaultRun(click.Group):
+    """``cfgan augment DATA ...`` runs the mining (``run``); ``label`` and ``export`` are the other steps."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(name="augment", cls=_DefaultRun)
+def augment():
+    """Boundary samples for a person to label (active learning): `cfgan augment DATA ...` mines them,
+    `cfgan augment label RUN --labels labels.csv` merges labels, `cfgan augment export RUN --out DIR` writes
+    a labelled ImageFolder."""
+
+
+@augment.command(name="run")
+@click.argument("data", type=click.Path())
+@click.option("--generator", "-g", required=True, help="generator file, zoo:NAME or module:attr")
+@click.option("--classifier", "-c", required=True, help="the classifier to find boundary samples for")
+@click.option("--pairs", required=True,
+              help="boundaries to mine, CLASS:CLASS comma-separated (either direction), e.g. "
+                   "Shirt:T-shirt/top,Pullover:Coat; 'auto': each image's boundary with its runner-up class")
+@click.option("--paths-per-image", default=4, show_default=True, type=click.IntRange(1),
+              help="crossing paths per image, from jittered starts pushed apart by --diversity")
+@click.option("--eps", default=0.1, show_default=True, type=click.FloatRange(0, 0.5),
+              help="keep frames with |p(target) - 0.5| <= EPS (and the two frames straddling the crossing)")
+@click.option("--method", default="ascent", show_default=True, type=click.Choice(["ascent", "regularized"]))
+@click.option("--frames", default=16, show_default=True, type=click.IntRange(2))
+@click.option("--space", default="w+", show_default=True, type=click.Choice(["z", "w", "w+"]))
+@click.option("--steps", default=None, type=click.IntRange(1), help="path optimisation steps (method default)")
+@click.option("--invert-steps", default=300, show_default=True, type=click.IntRange(1))
+@click.option("--diversity", default=5.0, show_default=True, type=click.FloatRange(0),
+              help="weight pushing an image's paths apart (0: independent restarts)")
+@click.option("--judge", "judges", multiple=True,
+              help="an independent classifier (repeatable): each path is labelled genuine / blind-spot / mixed")
+@click.option("--prefer", default="boundary", show_default=True, type=click.Choice(["boundary", "blind-spot"]),
+              help="hand-out order: closest to p = 0.5 first, or frames of blind-spot paths first (needs --judge)")
+@click.option("--max-samples", default=None, type=click.IntRange(1),
+              help="keep only the first N samples of the hand-out order")
+@click.option("--limit", default=None, type=click.IntRange(1), help="use only the first N images of DATA")
+@click.option("--batch", default=8, show_default=True, type=click.IntRange(1),
+              help="images optimised at once (a fixed block: part of the settings, since it shapes the floats)")
+@click.option("--seed", default=0, show_default=True, type=int, help="seed of inversion jitter and restarts")
+@click.option("--lpips/--no-lpips", default=False, show_default=True, help="also record LPIPS identity distances")
+@click.option("--max-images", default=None, type=click.IntRange(1),
+              help="memory bound: render at most this many images per optimisation pass")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@overwrite_option
+@report_option
+@device_option
+def augment_run(data, generator, classifier, pairs, paths_per_image, eps, method, frames, space, steps,
+                invert_steps, diversity, judges, prefer, max_samples, limit, batch, seed, lpips, max_images, out,
+                overwrite, page, device):
+    """Mine DATA (an ImageFolder tree, a folder of images or a latent file) for samples near the classifier's
+    decision boundary: OUT/samples/<predicted class>/<id>.png and OUT/manifest.jsonl, ready to label."""
+    from cfgan.jobs.augment import AugmentJob
+
+    if prefer == "blind-spot" and not judges:
+        raise click.BadParameter("blind-spot needs at least one --judge", param_hint="--prefer")
+    memory = None
+    if max_images is not None:
+        from inversion import MemoryBound
+
+        memory = MemoryBound(max_items=max_images)
+    device = _device(device)
+    G = _load_generator(generator, device)
+    clf = _load_classifier(classifier, device)
+    judge_models = [_load_classifier(spec, device, "--judge") for spec in judges]
+    options = {"steps": steps} if steps is not None else {}
+    job = _build(lambda: AugmentJob(
+        G, clf, data, pairs, paths_per_image=paths_per_image, eps=eps, method=method, frames=frames, space=space,
+        batch=batch, seed=seed, invert_steps=invert_steps, judges=judge_models, diversity=diversity, prefer=prefer,
+        max_samples=max_samples, limit=limit, lpips=lpips, memory=memory, **options))
+    report = _run(job, out, overwrite, "augment", page)
+    s = report.summary
+    click.echo(f"{s.get('samples', 0)} boundary samples (of {s.get('candidates', 0)} candidates) from "
+               f"{s.get('images', 0) - s.get('skipped', 0)} images, {s.get('crossed', 0)}/{s.get('paths', 0)} paths "
+               f"crossed; {s.get('skipped', 0)} images in no pair skipped")
+    if s.get("sample_labels"):
+        labels = s["sample_labels"]
+        click.echo(f"judged: {labels['blind-spot']} blind-spot, {labels['mixed']} mixed, {labels['genuine']} genuine "
+                   f"samples")
+    click.echo(f"label them: {os.path.abspath(out)}/manifest.jsonl, images in {os.path.abspath(out)}/samples/")
+
+
+def _export(run_dir, out, overwrite):
+    from cfgan.augment import export_labelled
+
+    try:
+        counts = export_labelled(run_dir, out, overwrite)
+    except ValueError as err:
+        _fail(err)
+    click.echo(f"exported {sum(counts.values())} labelled images in {len(counts)} class folders to "
+               f"{os.path.abspath(out)} (torchvision.datasets.ImageFolder reads it as is)")
+
+
+@augment.command(name="label")
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False))
+@click.option("--labels", "labels_csv", required=True, type=click.Path(dir_okay=False),
+              help="CSV with a header: id (or file) and label (class name, folder or index; empty: unlabelled)")
+@click.option("--export", "export_to", default=None, type=click.Path(file_okay=False),
+              help="then write the labelled samples as an ImageFolder tree here")
+@click.option("--overwrite", is_flag=True, help="replace a non-empty --export folder")
+def augment_label(run_dir, labels_csv, export_to, overwrite):
+    """Merge human labels into RUN's manifest (a later label for a sample replaces an earlier one)."""
+    from cfgan.augment import merge_labels
+
+    try:
+        labelled, total = merge_labels(run_dir, labels_csv)
+    except ValueError as err:
+        _fail(err)
+    click.echo(f"{labelled} of {total} samples labelled in {os.path.abspath(run_dir)}/manifest.jsonl")
+    if export_to:
+        _export(run_dir, export_to, overwrite)
+
+
+@augment.command(name="export")
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--overwrite", is_flag=True, help="replace a non-empty --out folder")
+def augment_export(run_dir, out, overwrite):
+    """Write RUN's labelled samples as OUT/<class folder>/<id>.png (+ classes.json) for ImageFolder."""
+    _export(run_dir, out, overwrite)
+
+
 @main.command(name="report")
 @click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False))

@@ -78,3 +78,12 @@ class PixelLinear(torch.nn.Module):
     def forward(self, x):
         s = self.k * (x.flatten(1) @ self.v - self.bias)
         return torch.stack([torch.zeros_like(s), s], 1)
+
+
+def tiny_judge() -> torch.nn.Module:
+    """Another seeded, untrained CNN like ``tiny_classifier``: an independent judge for the tiny models."""
+    return tiny_classifier(seed=3)
+
+
+#: ``file.py:attr`` spec of ``tiny_judge``
+TINY_JUDGE_SPEC = f"{__file__}:tiny_judge"

@@ -30,6 +30,7 @@ SUMMARY_FIELDS = ("crossed", "monotone", "repaired", "crossing_index", "target_n
 
 class CrossJob(Job):
     command = "cross"
+    fixed_blocks = True
 
     def __init__(self, G, classifier, target, source=None, images: Sequence[str] = (),
                  seeds: Optional[SeedList] = None, latents: Optional[str] = None, method: str = "regularized",
@@ -115,7 +116,8 @@ class CrossJob(Job):
     def run(self, items: List[Item], step_progress: Callable) -> BatchOutput:
         start, reference = self._start(items)
         # per-path randomness is drawn from seed + position in the batch: starting each batch at its first
-        # item's index makes every path's stream seed + index, whatever the batching
+        # item's index makes every path's stream seed + index; batches are fixed blocks of consecutive items
+        # (``fixed_blocks``), so neither a resume nor torchrun's sharding changes a batch, hence a result
         k = self.paths_per_image
         result = cross(self.G, self.classifier, start, self.target_index, self.source_index, method=self.method,
                        frames=self.frames, space=self.space, seed=self.seed + items[0].index, reference=reference,

@@ -1,6 +1,7 @@
 """Scale a run out over processes and nodes with torch.distributed (launched by ``torchrun``).
 
-Each rank takes every ``world``-th item (by stream index), writes its items into the shared run folder and
+Each rank takes every ``world``-th item (by stream index; every ``world``-th block of a job with
+``fixed_blocks``), writes its items into the shared run folder and
 its own ledger ``items.rank<R>.jsonl``; rank 0 prepares the folder first and merges the ledgers at the end.
 Only small Python objects are exchanged (barriers, flags), over gloo on CPU and nccl on GPUs. A crashed
 rank loses only its unfinished items: the same command resumes them, with any number of processes.

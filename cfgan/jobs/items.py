@@ -114,3 +114,36 @@ def file_items(paths: Sequence[str]) -> Iterator[Item]:
 def latent_keys(files: Optional[Sequence[str]], n: int) -> List[str]:
     """Keys for the codes of a latent file: the inverted files' keys when it lists them."""
     return file_keys(list(files)) if files else [f"latent{i:04d}" for i in range(n)]
+
+
+#: file suffixes read as images when a folder is given (what ``cfgan.data.load_image`` reads)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def image_tree(folder: str, option: str = "DATA") -> Tuple[List[str], List[Optional[str]]]:
+    """The images under ``folder`` in a fixed order: (paths, the class folder of each or None).
+
+    An ImageFolder tree (``folder/<class>/<image>``, as torchvision reads it) gives each image its class
+    folder's name; images directly in ``folder`` have none. Deeper levels and other files are ignored.
+    """
+    if not os.path.isdir(folder):
+        raise JobError(f"{option}: no such folder: {folder}")
+
+    def images_in(path: str) -> List[str]:
+        return [os.path.join(path, n) for n in sorted(os.listdir(path))
+                if n.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(os.path.join(path, n))]
+
+    paths: List[str] = images_in(folder)
+    labels: List[Optional[str]] = [None] * len(paths)
+    for name in sorted(os.listdir(folder)):
+        sub = os.path.join(folder, name)
+        if os.path.isdir(sub) and not name.startswith("."):
+            found = images_in(sub)
+            paths += found
+            labels += [name] * len(found)
+    if not paths:
+        raise JobError(f"{option}: {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}) directly or in class "
+                       "folders")
+    if len(paths) > MAX_ITEMS:
+        raise JobError(f"{option}: {len(paths):,} images is more than {MAX_ITEMS:,} in one run; split the work")
+    return paths, labels

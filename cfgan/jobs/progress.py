@@ -9,7 +9,8 @@ from typing import Callable, Optional, TextIO
 
 class Progress:
     """``start(total, already_done)``, ``step(step, steps, info)`` from the optimisation loop,
-    ``item_done(key, note)`` per finished item, ``close()``."""
+    ``item_done(key, note, produced)`` per finished item, ``close()``. With ``produced_unit`` set (e.g.
+    'samples'), what the items produced is counted and shown with its rate per minute."""
 
     def __init__(self, desc: str, enabled: bool = True, stream: Optional[TextIO] = None,
                  echo: Optional[Callable[[str], None]] = None):
@@ -18,6 +19,8 @@ class Progress:
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.echo = echo or (lambda line: print(line, file=self.stream, flush=True))
         self.bar = None
+        self.produced_unit: Optional[str] = None
+        self.produced = 0
         self.total = self.done = self.start_done = 0
         self.started = time.perf_counter()
 
@@ -34,18 +37,30 @@ class Progress:
         """Inner optimisation progress: shown on the bar's postfix, not as separate lines."""
         if self.bar is not None:
             loss = info.get("loss")
-            self.bar.set_postfix_str(f"step {step}/{steps}" + (f" loss {loss:.4g}" if loss is not None else ""),
-                                     refresh=False)
+            made = f", {self.produced_text()}" if self.produced_unit else ""
+            self.bar.set_postfix_str(f"step {step}/{steps}" + (f" loss {loss:.4g}" if loss is not None else "")
+                                     + made, refresh=False)
 
-    def item_done(self, key: str, note: str = "") -> None:
+    def produced_text(self) -> str:
+        """'12 samples, 3.4 samples/min' (this run's rate), or '' when nothing is counted."""
+        if not self.produced_unit:
+            return ""
+        minutes = max(time.perf_counter() - self.started, 1e-9) / 60
+        return f"{self.produced} {self.produced_unit}, {self.produced / minutes:.1f} {self.produced_unit}/min"
+
+    def item_done(self, key: str, note: str = "", produced: int = 0) -> None:
         self.done += 1
+        self.produced += int(produced)
         if self.bar is not None:
+            if self.produced_unit:
+                self.bar.set_postfix_str(self.produced_text(), refresh=False)
             self.bar.update(1)
         elif self.enabled:
             rate = (self.done - self.start_done) / max(time.perf_counter() - self.started, 1e-9)
             left = (self.total - self.done) / rate if rate > 0 else float("nan")
             eta = f", ETA {_duration(left)}" if left == left and self.done < self.total else ""
-            self.echo(f"{self.desc}: {self.done}/{self.total} {key}" + (f" ({note})" if note else "") + eta)
+            made = f"; {self.produced_text()}" if self.produced_unit else ""
+            self.echo(f"{self.desc}: {self.done}/{self.total} {key}" + (f" ({note})" if note else "") + eta + made)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -72,6 +72,12 @@ class Job:
     batch_size: int = 1
     #: 'folder': each item's files go to ``out/<key>/``; 'file': its files (named after the key) go to ``out/``
     layout: str = "folder"
+    #: fixed blocks: a batch is always the block of ``batch_size`` consecutive stream indices an item belongs
+    #: to (done items of a block being resumed are recomputed, not rewritten) and ranks own whole blocks, so
+    #: a batch's composition, hence every float of its results, never depends on resumption or sharding
+    fixed_blocks: bool = False
+    #: what ``produced`` counts (e.g. 'samples'): the progress shows how many and how many per minute
+    produced_unit: Optional[str] = None
 
     def settings(self) -> dict:
         """Everything that decides the outputs (inputs and options, not batch size or device)."""
@@ -98,6 +104,10 @@ class Job:
     def describe(self, record: dict) -> str:
         """One short line about a finished item for logs."""
         return ""
+
+    def produced(self, record: dict) -> int:
+        """How many ``produced_unit`` a finished item yielded (for the progress rate)."""
+        return 0
 
 
 @dataclass
@@ -276,7 +286,26 @@ def _interruptible():
             signal.signal(sig, old)
 
 
-def _batches(items: Iterator[Item], size: int, skip: Sequence[str], ranks: Ranks) -> Iterator[List[Item]]:
+def _blocks(items: Iterator[Item], size: int, skip: Sequence[str], ranks: Ranks) -> Iterator[List[Item]]:
+    """Fixed blocks (``Job.fixed_blocks``): every block of ``size`` consecutive indices this rank owns that still
+    has an item to do, whole (with its done items)."""
+    skip = set(skip)
+    block: List[Item] = []
+    for item in items:
+        if block and item.index // size != block[0].index // size:
+            if ranks.owns(block[0].index // size) and any(i.key not in skip for i in block):
+                yield block
+            block = []
+        block.append(item)
+    if block and ranks.owns(block[0].index // size) and any(i.key not in skip for i in block):
+        yield block
+
+
+def _batches(items: Iterator[Item], size: int, skip: Sequence[str], ranks: Ranks,
+             fixed: bool = False) -> Iterator[List[Item]]:
+    if fixed:
+        yield from _blocks(items, size, skip, ranks)
+        return
     skip = set(skip)
     batch: List[Item] = []
     for item in items:
@@ -322,6 +351,7 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
     progress = progress or Progress(job.command, enabled=False)
     if not ranks.leader:
         progress.desc = f"{progress.desc} (rank {ranks.rank})"
+    progress.produced_unit = job.produced_unit
     progress.start(total, len(done_keys))
     if resumed and log and ranks.leader:
         log(f"resuming {out}: {len(done_keys)} of {total} items already done")
@@ -330,7 +360,7 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
     interrupted = False
     try:
         with _interruptible():
-            for batch in _batches(job.items(), max(1, job.batch_size), done_keys, ranks):
+            for batch in _batches(job.items(), max(1, job.batch_size), done_keys, ranks, job.fixed_blocks):
                 try:
                     result = job.run(batch, progress.step)
                 except KeyboardInterrupt:
@@ -338,6 +368,8 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
                     break
                 status = "partial" if result.interrupted else "done"
                 for item, output in zip(batch, result.outputs):
+                    if entries.get(item.key, {}).get("status") == "done":  # a resumed fixed block's done item
+                        continue
                     staging = out / STAGING / f"{item.key}-{uuid.uuid4().hex[:8]}"
                     staging.mkdir(parents=True)
                     record = job.write(item, output, staging)
@@ -346,7 +378,7 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
                     _append_ledger(ledger, entry)
                     entries[item.key] = entry
                     if status == "done":
-                        progress.item_done(item.key, job.describe(record))
+                        progress.item_done(item.key, job.describe(record), job.produced(record))
                 if ranks.world == 1:
                     _write_summary(out, job, entries, total, result.interrupted, time.perf_counter() - started)
                 if result.interrupted:

@@ -84,7 +84,7 @@ def make_settings(method: str, options: dict):
 
 def invert_subjects(G, classifier, images: torch.Tensor, space: str = "w+", steps: int = 300,
                     losses: Optional[dict] = None, agreement: float = 0.1, seed: int = 0,
-                    progress: Optional[Callable] = None, memory=None):
+                    progress: Optional[Callable] = None, memory=None, item_seeds: Optional[Sequence[int]] = None):
     """Project images for paths: reconstruction terms plus ``agreement`` * KL(f(x) || f(G(z))).
 
     The agreement term (skipped for classifiers without gradients, or with ``agreement=0``) keeps each
@@ -94,13 +94,13 @@ def invert_subjects(G, classifier, images: torch.Tensor, space: str = "w+", step
     use = agreement > 0 and classifier.has_gradients
     extra = [ClassAgreement(classifier, images.to(G.device, torch.float32), agreement)] if use else []
     proj = project(G, images, space=space, steps=steps, losses=losses, seed=seed, progress=progress,
-                   extra_terms=extra, memory=memory)
+                   extra_terms=extra, memory=memory, item_seeds=item_seeds)
     proj.settings["class_agreement"] = agreement if use else 0.0
     return proj
 
 
 def _start_code(G, classifier, start, space: str, seed: int, invert_steps: int, invert_losses,
-                invert_agreement: float, progress, memory=None):
+                invert_agreement: float, progress, memory=None, item_seeds=None):
     """(code in ``space`` for N paths, reference images or None, projection settings or None)."""
     if isinstance(start, LatentCode):
         if start.space == "w+" and space == "w":
@@ -108,7 +108,7 @@ def _start_code(G, classifier, start, space: str, seed: int, invert_steps: int, 
         return start.to_space(G, space), None, None
     if torch.is_tensor(start) and start.dim() == 4:
         proj = invert_subjects(G, classifier, start, space, invert_steps, invert_losses, invert_agreement,
-                               seed, progress, memory)
+                               seed, progress, memory, item_seeds)
         settings = dict(proj.settings, metrics=proj.metrics)
         return proj.code, start.to(G.device, torch.float32), settings
     if isinstance(start, (list, tuple, range)) and all(isinstance(s, int) for s in start) and len(start):
@@ -126,14 +126,16 @@ def _classes(classifier, value, n: int, what: str) -> List[int]:
     return [classifier.class_index(value)] * n
 
 
-def restart_values(code: LatentCode, per_image: int, jitter: float, spread: float, seed: int) -> torch.Tensor:
+def restart_values(code: LatentCode, per_image: int, jitter: float, spread: float, seed: int,
+                   item_seeds: Optional[Sequence[int]] = None) -> torch.Tensor:
     """Iterate starts [N * K, ...] for K paths per subject: path 0 of each subject starts on the subject's
     code, paths 1..K-1 a seeded Gaussian step away (``jitter`` code spreads per coordinate). Subject s draws
-    from its own stream, ``seed + s``, so its restarts do not depend on the batch."""
+    from its own stream, ``seed + s`` (or ``item_seeds[s]``), so its restarts do not depend on the batch."""
     values = code.values.detach()
+    seeds = [int(seed) + s for s in range(len(code))] if item_seeds is None else [int(v) for v in item_seeds]
     out = []
     for s in range(len(code)):
-        gen = torch.Generator().manual_seed(int(seed) + s)
+        gen = torch.Generator().manual_seed(seeds[s])
         out.append(values[s:s + 1])
         if per_image > 1:
             noise = torch.randn(per_image - 1, *values.shape[1:], generator=gen).to(values)
@@ -147,7 +149,7 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
           invert_losses: Optional[dict] = None, invert_agreement: float = 0.1, lpips: bool = True,
           lpips_net: str = "vgg", judges: Sequence = (), require_judges: bool = False, judge_weight: float = 1.0,
           judge_cap: float = 2.0, paths_per_image: int = 1, diversity: float = 5.0, restart_jitter: float = 0.3,
-          memory: Union[None, int, MemoryBound] = None,
+          memory: Union[None, int, MemoryBound] = None, item_seeds: Optional[Sequence[int]] = None,
           progress: Optional[Callable] = None, **options) -> PathResult:
     """Decision-crossing paths from ``start`` to class ``target`` of ``classifier``, in a batch.
 
@@ -170,6 +172,9 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
     code and the others from seeded jittered starts (``restart_jitter`` code spreads), pushed apart by
     ``EndDiversity`` (weight ``diversity``; 0 gives K independent restarts). ``result.subjects`` and
     ``result.ranks`` (0 = smallest pixel distance at the crossing frame) say which is which.
+
+    ``item_seeds``: one seed per subject for its inversion jitter and restarts (default ``seed + position``):
+    a job passes ``seed + item index`` so a subject's paths never depend on which batch or shard it was in.
 
     ``memory``: bound on the images rendered per optimisation pass (``inversion.MemoryBound`` or an int), for
     the inversion and every optimisation of the method; results equal the unbounded run's to float rounding.
@@ -210,8 +215,14 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
         raise ValueError("source and target must be different classes")
     judge_targets = [torch.tensor([judge_target(j, classifier, c) for c in targets]) for j in judges]
     t0 = time.perf_counter()
+    if item_seeds is not None:
+        item_seeds = [int(v) for v in item_seeds]
+        if len(item_seeds) != n_subjects:
+            raise ValueError(f"item_seeds lists {len(item_seeds)} seeds for {n_subjects} subjects")
+        if method == "blackbox":
+            raise ValueError("item_seeds is not supported by method='blackbox' (its noise is seeded per path)")
     code, images, projection = _start_code(G, classifier, start, space, seed, invert_steps, invert_losses,
-                                           invert_agreement, progress, memory)
+                                           invert_agreement, progress, memory, item_seeds)
     t_invert = time.perf_counter() - t0
     if images is None and reference is not None:
         from inversion import check_images
@@ -225,7 +236,7 @@ def cross(G, classifier, start: Union[LatentCode, torch.Tensor, Sequence[int]], 
                         judge_cap=judge_cap, memory=memory)
     if k_paths > 1:
         spread = latent_stats(G, space).coord_std
-        start_values = restart_values(code, k_paths, restart_jitter, spread, seed)
+        start_values = restart_values(code, k_paths, restart_jitter, spread, seed, item_seeds)
         code = code.select(subjects.tolist())
         if images is not None:
             images = images[subjects.to(images.device)]
