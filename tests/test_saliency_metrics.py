@@ -147,3 +147,88 @@ def test_bad_maps_and_fills_are_clear_errors():
         flip_curve(clf, images, torch.zeros(2, 8, 8), fill="pink")
     with pytest.raises(ValueError, match="NaN"):
         deletion_insertion(clf, images, torch.full((2, 8, 8), float("nan")))
+
+
+# -- robustness -----------------------------------------------------------------------------------------
+from cfgan.saliency.robustness import (  # noqa: E402
+    DEFAULT_EPS,
+    attack,
+    rank_correlation,
+    sensitivity_max,
+    topk_overlap,
+)
+from inversion.optimize import optimize  # noqa: E402
+
+from tiny_models import tiny_classifier  # noqa: E402
+
+
+def gradient_maps(clf):
+    def explain(x, target):
+        x = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            score = clf(x).gather(1, target.view(-1, 1)).sum()
+            return torch.autograd.grad(score, x)[0].abs().sum(1)
+    return explain
+
+
+def test_optimize_projects_after_every_step():
+    """The loop's post-step hook: every step's values are projected before the next evaluation."""
+    x = torch.zeros(3, 4, requires_grad=True)
+    seen = []
+
+    def objective(step, t):
+        seen.append(float(x.detach().abs().max()))
+        return ((x - 5) ** 2).sum(1), {}
+
+    optimize([x], objective, steps=10, lr=1.0, project=lambda: x.clamp_(-0.3, 0.3))
+    assert max(seen) <= 0.3 + 1e-7 and float(x.detach().abs().max()) == pytest.approx(0.3)
+
+
+def test_overlap_and_rank_correlation_of_equal_and_reversed_maps():
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(3, 8, 8, generator=g)
+    assert topk_overlap(maps, maps, 10, [0, 1, 2]).tolist() == [1.0, 1.0, 1.0]
+    assert topk_overlap(maps, -maps, 10, [0, 1, 2]).tolist() == [0.0, 0.0, 0.0]
+    np.testing.assert_allclose(rank_correlation(maps, maps), 1.0)
+    np.testing.assert_allclose(rank_correlation(maps, -maps), -1.0)
+    assert np.isnan(rank_correlation(torch.zeros(1, 8, 8), maps[:1])[0])
+
+
+@pytest.mark.parametrize("name", ["gradient", "occlusion"])
+def test_attack_keeps_the_label_stays_within_eps_and_moves_the_map(name, one_thread):
+    clf = Classifier(tiny_classifier(16, 4, seed=3))
+    g = torch.Generator().manual_seed(5)
+    images = torch.rand(6, 1, 16, 16, generator=g) * 2 - 1
+    eps = DEFAULT_EPS
+    result = attack(gradient_maps(clf), name, clf, images, eps=eps, k=25, steps=15, restarts=3, seed=1)
+    assert result.attack == ("pgd" if name == "gradient" else "random-sign")
+    assert (result.linf <= eps + 1e-6).all()
+    assert float((result.perturbed - images).abs().max()) <= eps + 1e-6
+    assert float(result.perturbed.min()) >= -1 and float(result.perturbed.max()) <= 1
+    with torch.no_grad():
+        assert torch.equal(clf(result.perturbed).argmax(1), clf(images).argmax(1))
+    assert result.label_kept.all() and result.attacked.any()
+    assert ((0 <= result.topk_overlap) & (result.topk_overlap <= 1)).all()
+    assert result.topk_overlap.mean() < 1  # it moved something
+    again = attack(gradient_maps(clf), name, clf, images, eps=eps, k=25, steps=15, restarts=3, seed=1)
+    assert torch.equal(again.perturbed, result.perturbed)  # seeded
+
+
+def test_pgd_moves_the_gradient_map_more_than_random_signs(one_thread):
+    clf = Classifier(tiny_classifier(16, 4, seed=3))
+    images = torch.rand(8, 1, 16, 16, generator=torch.Generator().manual_seed(6)) * 2 - 1
+    pgd = attack(gradient_maps(clf), "gradient", clf, images, k=25, steps=25, seed=2)
+    rnd = attack(gradient_maps(clf), "gradient-as-black-box", clf, images, k=25, restarts=1, seed=2)
+    assert pgd.topk_overlap.mean() < rnd.topk_overlap.mean()
+
+
+def test_sensitivity_max_is_reproducible_and_zero_for_a_constant_map():
+    clf = Classifier(tiny_classifier(16, 4, seed=3))
+    images = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(7)) * 2 - 1
+    target = torch.zeros(4, dtype=torch.long)
+    a = sensitivity_max(gradient_maps(clf), images, target, samples=3, seed=1, max_batch=2)
+    b = sensitivity_max(gradient_maps(clf), images, target, samples=3, seed=1, max_batch=2)
+    np.testing.assert_array_equal(a, b)
+    assert (a > 0).all()
+    const = sensitivity_max(lambda x, t: torch.ones(x.shape[0], 16, 16), images, target, samples=3)
+    assert (const == 0).all()
