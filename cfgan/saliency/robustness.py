@@ -91,17 +91,16 @@ def _input_gradient(model, x: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 
 def proxy_map(name: str, model, x: torch.Tensor, target: torch.Tensor, noise: Optional[torch.Tensor] = None,
               ig_steps: int = 8) -> torch.Tensor:
-    """The differentiable map [N, H, W] of method ``name`` (channel-summed magnitudes), for the attack."""
+    """The differentiable map [N, H, W] of method ``name``, read like ``pixel_scores`` reads the method's own
+    attributions (channel mean of |gradient| for gradient and smoothgrad, signed channel mean for IG)."""
     if name == "gradient":
-        attr = _input_gradient(model, x, target)
-    elif name == "integrated-gradients":  # baseline 0, midpoint rule over the straight path
+        return _input_gradient(model, x, target).abs().mean(1)
+    if name == "integrated-gradients":  # baseline 0, midpoint rule over the straight path
         alphas = [(i + 0.5) / ig_steps for i in range(ig_steps)]
-        attr = x * sum(_input_gradient(model, a * x, target) for a in alphas) / ig_steps
-    elif name == "smoothgrad":
-        attr = sum(_input_gradient(model, x + n, target) for n in noise) / len(noise)
-    else:
-        raise ValueError(f"no differentiable proxy for method {name!r}; use the random-sign attack")
-    return attr.abs().sum(1)
+        return (x * sum(_input_gradient(model, a * x, target) for a in alphas) / ig_steps).mean(1)
+    if name == "smoothgrad":
+        return (sum(_input_gradient(model, x + n, target).abs() for n in noise) / len(noise)).mean(1)
+    raise ValueError(f"no differentiable proxy for method {name!r}; use the random-sign attack")
 
 
 # -- the attack ------------------------------------------------------------------------------------------
@@ -175,7 +174,7 @@ def pgd_attack(name: str, classifier, x: torch.Tensor, target: torch.Tensor, map
         with torch.enable_grad():  # the loop's closing evaluation runs without gradients; the proxy needs them
             xi = x[idx] + delta[idx]
             saliency = proxy_map(name, smooth, xi, ti, None if noise is None else noise[:, idx])
-        share = (saliency * topk[idx]).flatten(1).sum(1) / saliency.flatten(1).sum(1).clamp_min(1e-12)
+        share = (saliency * topk[idx]).flatten(1).sum(1) / saliency.abs().flatten(1).sum(1).clamp_min(1e-12)
         logp = F.log_softmax(classifier(xi), 1)
         own = logp.gather(1, ti.view(-1, 1))[:, 0]
         rival = logp.scatter(1, ti.view(-1, 1), float("-inf")).max(1).values
