@@ -589,6 +589,8 @@ def saliency(images, method, classifier, generator, target, options, seed, max_b
               help="pixel-flip fills: gray, black, white, gan")
 @click.option("--robustness/--no-robustness", default=True, show_default=True,
               help="attack each map (Ghorbani) and measure captum's sensitivity-max")
+@click.option("--robustness-images", default=None, type=click.IntRange(1),
+              help="attack only the first N images (the attack and sensitivity cost each method ~8 more calls)")
 @click.option("--k", default=100, show_default=True, type=click.IntRange(1), help="top-k pixels compared")
 @click.option("--eps", default=None, type=click.FloatRange(0, min_open=True),
               help="attack budget (L-inf, [-1, 1] units; default 16/255 = 8/255 of [0, 1])")
@@ -602,7 +604,7 @@ def saliency(images, method, classifier, generator, target, options, seed, max_b
 @overwrite_option
 @report_option
 @device_option
-def evaluate(classifier, methods, images, generator, max_images, fills, robustness, k, eps, options, seed, max_batch,
+def evaluate(classifier, methods, images, generator, max_images, fills, robustness, robustness_images, k, eps, options, seed, max_batch,
              batch, out, overwrite, page, device):
     """Compare saliency METHODS on a folder of images: pixel-flip curves, deletion/insertion AUC, robustness
     (top-k overlap, rank correlation, sensitivity-max) and seconds per image. Writes OUT/evaluation.csv,
@@ -617,7 +619,7 @@ def evaluate(classifier, methods, images, generator, max_images, fills, robustne
             raise click.BadParameter(f"{name!r} is not METHOD.NAME", param_hint="--option")
         per_method.setdefault(method, {})[option] = value
     settings = EvalSettings(fills=tuple(f.strip() for f in fills.split(",") if f.strip()), robustness=robustness,
-                            k=k, seed=seed, max_batch=max_batch, **({"eps": eps} if eps is not None else {}))
+                            robustness_images=robustness_images, k=k, seed=seed, max_batch=max_batch, **({"eps": eps} if eps is not None else {}))
     try:
         settings.check()
     except ValueError as err:

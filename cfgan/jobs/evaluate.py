@@ -103,7 +103,7 @@ class EvaluateJob(Job):
                                   self.cfg.max_batch, self.options[name])
             seeds = [self.cfg.seed + i for i in indices]
             records = evaluate_batch(method, name, self.classifier, x, seeds, self.cfg, self._gan_fill(),
-                                     progress=step_progress)
+                                     progress=step_progress, indices=indices)
             for p, record in zip(positions, records):
                 outputs[p] = record
         return BatchOutput(outputs)

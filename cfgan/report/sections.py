@@ -407,6 +407,8 @@ def demo(run: Run, page) -> str:
         for p in items["crossings"].get("pairs", []):
             parts.append(path_card(run, page, run.path / "crossings" / p["name"], status,
                                    f"{p.get('source')} → {p.get('target')}"))
+    if "saliency" in items:
+        parts.append(saliency_sections.demo_saliency(run, page, items["saliency"]))
     if "inversion" in items:
         rec = items["inversion"]
         s = rec.get("summary") or {}
@@ -511,3 +513,6 @@ def generic(run: Run, page) -> str:
         parts.append(_more(len(run.items), MAX_CARDS, "items"))
     parts.append(item_table(run, page))
     return "".join(parts)
+
+
+from . import saliency_sections  # noqa: E402,F401  (registers the saliency and evaluate sections)

@@ -38,6 +38,8 @@ class EvalSettings:
     sensitivity_samples: int = 4
     sensitivity_radius: float = 0.02
     robustness: bool = True
+    #: attack and sensitivity only the first this many images of a run (each costs the method ~8 more calls)
+    robustness_images: Optional[int] = None
     max_batch: Optional[int] = 64
     seed: int = 0
 
@@ -64,12 +66,13 @@ def explainer(method, name: str) -> Callable[[torch.Tensor, torch.Tensor], torch
 
 
 def evaluate_batch(method, name: str, classifier, images: torch.Tensor, seeds: Sequence[int],
-                   settings: EvalSettings, gan_fill=None, progress=None) -> List[dict]:
+                   settings: EvalSettings, gan_fill=None, progress=None,
+                   indices: Optional[Sequence[int]] = None) -> List[dict]:
     """Per-image records for ``images`` [N, C, H, W] explained (predicted class) by ``method``.
 
     ``seeds``: one per image (its place in the run), so an image's numbers never depend on its batch.
     ``gan_fill``: the in-filler used for the ``gan`` fill (``fill(images, keep) -> images``); without it that
-    fill is skipped.
+    fill is skipped. ``indices``: the images' places in the run (for ``robustness_images``; default 0..N-1).
     """
     x = images.detach()
     n = x.shape[0]
@@ -93,16 +96,21 @@ def evaluate_batch(method, name: str, classifier, images: torch.Tensor, seeds: S
     for i in range(n):
         records[i]["deletion_auc"] = float(di["deletion_auc"][i])
         records[i]["insertion_auc"] = float(di["insertion_auc"][i])
-    if settings.robustness:
-        rob = attack(explain, name, classifier, x, target, eps=settings.eps, k=settings.k,
-                     steps=settings.attack_steps, restarts=settings.restarts, seeds=seeds, maps=maps,
+    indices = list(range(n)) if indices is None else list(indices)
+    robust = [i for i in range(n) if settings.robustness and (settings.robustness_images is None
+                                                              or indices[i] < settings.robustness_images)]
+    if robust:
+        sel = torch.tensor(robust, device=x.device)
+        rseeds = [seeds[i] for i in robust]
+        rob = attack(explain, name, classifier, x[sel], target[sel], eps=settings.eps, k=settings.k,
+                     steps=settings.attack_steps, restarts=settings.restarts, seeds=rseeds, maps=maps[sel.cpu()],
                      max_batch=settings.max_batch, progress=progress)
-        sens = sensitivity_max(explain, x, target, settings.sensitivity_radius, settings.sensitivity_samples,
-                               seed=int(seeds[0]), max_batch=settings.max_batch)
-        for i in range(n):
-            records[i].update(topk_overlap=float(rob.topk_overlap[i]), rank_correlation=_num(rob.rank_correlation[i]),
-                              attacked=bool(rob.attacked[i]), attack=rob.attack, linf=float(rob.linf[i]),
-                              sensitivity_max=float(sens[i]))
+        sens = sensitivity_max(explain, x[sel], target[sel], settings.sensitivity_radius,
+                               settings.sensitivity_samples, seed=int(rseeds[0]), max_batch=settings.max_batch)
+        for j, i in enumerate(robust):
+            records[i].update(topk_overlap=float(rob.topk_overlap[j]), rank_correlation=_num(rob.rank_correlation[j]),
+                              attacked=bool(rob.attacked[j]), attack=rob.attack, linf=float(rob.linf[j]),
+                              sensitivity_max=float(sens[j]))
     for i in range(n):
         records[i]["map"] = maps[i].numpy()
     return records
