@@ -604,8 +604,8 @@ def saliency(images, method, classifier, generator, target, options, seed, max_b
 @overwrite_option
 @report_option
 @device_option
-def evaluate(classifier, methods, images, generator, max_images, fills, robustness, robustness_images, k, eps, options, seed, max_batch,
-             batch, out, overwrite, page, device):
+def evaluate(classifier, methods, images, generator, max_images, fills, robustness, robustness_images, k, eps,
+             options, seed, max_batch, batch, out, overwrite, page, device):
     """Compare saliency METHODS on a folder of images: pixel-flip curves, deletion/insertion AUC, robustness
     (top-k overlap, rank correlation, sensitivity-max) and seconds per image. Writes OUT/evaluation.csv,
     evaluation.png (a curve per method) and evaluation.json; a map per (method, image)."""
@@ -619,7 +619,8 @@ def evaluate(classifier, methods, images, generator, max_images, fills, robustne
             raise click.BadParameter(f"{name!r} is not METHOD.NAME", param_hint="--option")
         per_method.setdefault(method, {})[option] = value
     settings = EvalSettings(fills=tuple(f.strip() for f in fills.split(",") if f.strip()), robustness=robustness,
-                            robustness_images=robustness_images, k=k, seed=seed, max_batch=max_batch, **({"eps": eps} if eps is not None else {}))
+                            robustness_images=robustness_images, k=k, seed=seed, max_batch=max_batch,
+                            **({"eps": eps} if eps is not None else {}))
     try:
         settings.check()
     except ValueError as err:
