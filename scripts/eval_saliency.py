@@ -52,6 +52,7 @@ def parse_args(argv=None):
     p.add_argument("--fido-steps", type=int, default=None, help="FIDO steps in the comparison (method default)")
     p.add_argument("--ssr-level", type=float, default=0.9)
     p.add_argument("--sdr-level", type=float, default=0.1)
+    p.add_argument("--fills", default="gray,black,white,gan", help="pixel-flip fills")
     p.add_argument("--batch", type=int, default=10)
     p.add_argument("--max-batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
@@ -221,7 +222,8 @@ def main(argv=None):
     report = []
     eval_dir = os.path.join(args.out, "eval")
     if not args.skip_eval:
-        settings = EvalSettings(robustness_images=args.robustness_images, max_batch=args.max_batch)
+        settings = EvalSettings(fills=tuple(args.fills.split(",")), robustness_images=args.robustness_images,
+                                max_batch=args.max_batch)
         job = EvaluateJob(classifier, args.methods, image_dir, G, args.images, settings, args.batch,
                           options_of(args.option))
         started = time.time()

@@ -208,11 +208,16 @@ def gan_fill(generator, seed: int = 0, max_batch: Optional[int] = None, bank: in
             return infiller.fill(index, keep, torch.zeros_like(images)).to(images.dtype)
         return fill
 
-    from inversion import project
+    from inversion import LatentCode, project
 
     def fill_by_projection(images: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        with torch.enable_grad():
-            result = project(generator, images, mask=keep, space="w+", steps=project_steps, losses={"mse": 1.0},
-                             seed=seed, memory=max_batch)
-        return result.images.detach().clamp(-1, 1)
+        with torch.no_grad():  # nothing kept: the generator's mean image
+            out = LatentCode.mean(generator, len(images), "w+").render(generator).clamp(-1, 1).to(images.dtype)
+        some = keep.flatten(1).sum(1) > 0
+        if bool(some.any()):
+            with torch.enable_grad():
+                result = project(generator, images[some], mask=keep[some], space="w+", steps=project_steps,
+                                 losses={"mse": 1.0}, seed=seed, memory=max_batch)
+            out[some] = result.images.detach().clamp(-1, 1).to(images.dtype)
+        return out
     return fill_by_projection
