@@ -3,7 +3,9 @@
 1. Every method on the first N test images (``cfgan evaluate``'s job, so an interrupted run resumes): pixel-flip
    curves with gray, black, white and GAN fill, deletion / insertion AUC, robustness to a Ghorbani attack (top-k
    overlap, Spearman rank correlation, captum's sensitivity-max) and seconds per image. A table is printed and
-   written to OUT/table.md; the plot of the flip curves is OUT/eval/evaluation.png.
+   written to OUT/table.md; the plot of the flip curves is OUT/flip_curves.png. The ``--costly`` methods (FIDO,
+   meaningful perturbation, stochastic MIP: seconds per image each, and the attack calls a method 7 more times)
+   run on the first ``--costly-images`` images in a run of their own; the table's ``n`` says how many.
 2. The seed paper's headline (Ikeno & Hara): does stochastic MIP's flip curve stay below gradient's up to
    tau = 50%, and below its LP variant's? Checked per fill.
 3. FIDO's in-fillers compared: FIDO SSR and SDR maps with GAN, blur and mean in-fill on the first M images;
@@ -32,7 +34,7 @@ from cfgan.jobs import run_job
 from cfgan.jobs.evaluate import EvaluateJob
 from cfgan.jobs.progress import Progress
 from cfgan.saliency import METHODS, make_method, pixel_scores
-from cfgan.saliency.evaluation import EvalSettings
+from cfgan.saliency.evaluation import EvalSettings, plot
 from cfgan.saliency.metrics import apply_fill, pixel_ranks
 
 INFILLS = ("gan", "blur", "mean")
@@ -47,6 +49,15 @@ def parse_args(argv=None):
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--robustness-images", type=int, default=None,
                    help="attack only the first R images (default: all)")
+    p.add_argument("--costly", default="fido,meaningful,mip",
+                   help="methods run on fewer images (--costly-images), in a run of their own (OUT/eval-costly)")
+    p.add_argument("--costly-images", type=int, default=30)
+    p.add_argument("--costly-robustness-images", type=int, default=10)
+    p.add_argument("--restarts", type=int, default=3, help="random-sign attack candidates per image")
+    p.add_argument("--sensitivity-samples", type=int, default=4)
+    p.add_argument("--only", choices=["cheap", "costly"], default=None,
+                   help="run one of the two evaluations (two processes in parallel); a last run with "
+                   "--skip-eval assembles the table")
     p.add_argument("--option", action="append", default=[], help="METHOD.NAME=VALUE, e.g. mip.steps=100")
     p.add_argument("--fido-images", type=int, default=30, help="images of the FIDO in-fill comparison (0: skip)")
     p.add_argument("--fido-steps", type=int, default=None, help="FIDO steps in the comparison (method default)")
@@ -220,21 +231,37 @@ def main(argv=None):
     print(f"{args.images} test images, classifier accuracy on them {float((labels == predicted).float().mean()):.3f}",
           flush=True)
     report = []
-    eval_dir = os.path.join(args.out, "eval")
-    if not args.skip_eval:
-        settings = EvalSettings(fills=tuple(args.fills.split(",")), robustness_images=args.robustness_images,
-                                max_batch=args.max_batch)
-        job = EvaluateJob(classifier, args.methods, image_dir, G, args.images, settings, args.batch,
-                          options_of(args.option))
-        started = time.time()
-        run_job(job, eval_dir, progress=Progress("evaluate"), log=print, report=True)
-        print(f"evaluation: {time.time() - started:.0f} s", flush=True)
-    result_file = os.path.join(eval_dir, "evaluation.json")
-    if os.path.isfile(result_file):
-        with open(result_file) as f:
-            result = json.load(f)
+    costly = [m for m in args.costly.split(",") if m and m in args.methods.split(",")]
+    cheap = [m for m in args.methods.split(",") if m and m not in costly]
+    tiers = [("cheap", cheap, args.images, args.robustness_images),
+             ("costly", costly, min(args.costly_images, args.images), args.costly_robustness_images)]
+    results = []
+    for tier, methods, n, robust in tiers:
+        eval_dir = os.path.join(args.out, "eval" if tier == "cheap" else "eval-costly")
+        if methods and not args.skip_eval and args.only in (None, tier):
+            settings = EvalSettings(fills=tuple(args.fills.split(",")), robustness_images=robust,
+                                    restarts=args.restarts, sensitivity_samples=args.sensitivity_samples,
+                                    max_batch=args.max_batch)
+            job = EvaluateJob(classifier, methods, image_dir, G, n, settings, args.batch, options_of(args.option))
+            started = time.time()
+            run_job(job, eval_dir, progress=Progress(f"evaluate {tier}"), log=print, report=True)
+            print(f"evaluation ({tier}, {len(methods)} methods x {n} images): {time.time() - started:.0f} s",
+                  flush=True)
+        result_file = os.path.join(eval_dir, "evaluation.json")
+        if os.path.isfile(result_file):
+            with open(result_file) as f:
+                results.append(json.load(f))
+    if results:
+        result = dict(results[0], methods={k: v for r in results for k, v in r["methods"].items()})
+        order = [m for m in args.methods.split(",") if m in result["methods"]]
+        result["methods"] = {m: result["methods"][m] for m in order}
+        plot(result["methods"], result["taus"], result["fills"], os.path.join(args.out, "flip_curves.png"))
+        with open(os.path.join(args.out, "evaluation.json"), "w") as f:
+            json.dump(result, f, indent=2)
         report += ["## All methods", "", table(result), "", "## MIP vs gradient and LP (tau <= 50%)", "",
                    mip_check(result), ""]
+    if args.only:
+        return
     if args.fido_images:
         rows = fido_comparison(G, classifier, x[:args.fido_images], args)
         with open(os.path.join(args.out, "fido_infill.json"), "w") as f:
