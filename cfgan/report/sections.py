@@ -7,7 +7,7 @@ goes under the run's heading; the page adds the heading, the incomplete-run warn
 link, ``page.add_path(run, row)`` adds a decision-crossing path to the summary table at the top, and
 ``page.anchor(text)`` gives a unique ``id``.
 
-A command without a renderer of its own (``saliency``, ``augment``, ``edit`` until they add one) gets
+A command without a renderer of its own (``augment``, ``edit`` until they add one) gets
 ``generic``: its summary numbers, a table of its items, and the images each item wrote, side by side.
 To give a command its own section, add a function here (or in a module imported at the end of this
 file)::
