@@ -5,7 +5,8 @@
    overlap, Spearman rank correlation, captum's sensitivity-max) and seconds per image. A table is printed and
    written to OUT/table.md; the plot of the flip curves is OUT/flip_curves.png. The ``--costly`` methods (FIDO,
    meaningful perturbation, stochastic MIP: seconds per image each, and the attack calls a method 7 more times)
-   run on the first ``--costly-images`` images in a run of their own; the table's ``n`` says how many.
+   run on the first ``--costly-images`` images; the table's ``n`` says how many. Each method has its own
+   run folder (OUT/eval/METHOD), so processes can split the methods and a run resumes per method.
 2. The seed paper's headline (Ikeno & Hara): does stochastic MIP's flip curve stay below gradient's up to
    tau = 50%, and below its LP variant's? Checked per fill.
 3. FIDO's in-fillers compared: FIDO SSR and SDR maps with GAN, blur and mean in-fill on the first M images;
@@ -50,14 +51,14 @@ def parse_args(argv=None):
     p.add_argument("--robustness-images", type=int, default=None,
                    help="attack only the first R images (default: all)")
     p.add_argument("--costly", default="fido,meaningful,mip",
-                   help="methods run on fewer images (--costly-images), in a run of their own (OUT/eval-costly)")
+                   help="methods run on fewer images (--costly-images); every method has its run folder OUT/eval/M")
     p.add_argument("--costly-images", type=int, default=30)
     p.add_argument("--costly-robustness-images", type=int, default=10)
     p.add_argument("--restarts", type=int, default=3, help="random-sign attack candidates per image")
     p.add_argument("--sensitivity-samples", type=int, default=4)
     p.add_argument("--only", choices=["cheap", "costly"], default=None,
-                   help="run one of the two evaluations (two processes in parallel); a last run with "
-                   "--skip-eval assembles the table")
+                   help="evaluate only the cheap or the costly methods (processes can also split --methods); a "
+                   "last run with --skip-eval assembles the table")
     p.add_argument("--option", action="append", default=[], help="METHOD.NAME=VALUE, e.g. mip.steps=100")
     p.add_argument("--fido-images", type=int, default=30, help="images of the FIDO in-fill comparison (0: skip)")
     p.add_argument("--fido-steps", type=int, default=None, help="FIDO steps in the comparison (method default)")
@@ -231,30 +232,30 @@ def main(argv=None):
     print(f"{args.images} test images, classifier accuracy on them {float((labels == predicted).float().mean()):.3f}",
           flush=True)
     report = []
-    costly = [m for m in args.costly.split(",") if m and m in args.methods.split(",")]
-    cheap = [m for m in args.methods.split(",") if m and m not in costly]
-    tiers = [("cheap", cheap, args.images, args.robustness_images),
-             ("costly", costly, min(args.costly_images, args.images), args.costly_robustness_images)]
-    results = []
-    for tier, methods, n, robust in tiers:
-        eval_dir = os.path.join(args.out, "eval" if tier == "cheap" else "eval-costly")
-        if methods and not args.skip_eval and args.only in (None, tier):
-            settings = EvalSettings(fills=tuple(args.fills.split(",")), robustness_images=robust,
-                                    restarts=args.restarts, sensitivity_samples=args.sensitivity_samples,
-                                    max_batch=args.max_batch)
-            job = EvaluateJob(classifier, methods, image_dir, G, n, settings, args.batch, options_of(args.option))
-            started = time.time()
-            run_job(job, eval_dir, progress=Progress(f"evaluate {tier}"), log=print, report=True)
-            print(f"evaluation ({tier}, {len(methods)} methods x {n} images): {time.time() - started:.0f} s",
-                  flush=True)
-        result_file = os.path.join(eval_dir, "evaluation.json")
+    costly = [m for m in args.costly.split(",") if m]
+    methods = [m for m in args.methods.split(",") if m]
+    for name in methods:  # one run folder per method: processes can split the methods between them
+        tier = "costly" if name in costly else "cheap"
+        if args.skip_eval or args.only not in (None, tier):
+            continue
+        n = min(args.costly_images, args.images) if tier == "costly" else args.images
+        robust = args.costly_robustness_images if tier == "costly" else args.robustness_images
+        settings = EvalSettings(fills=tuple(args.fills.split(",")), robustness_images=robust, restarts=args.restarts,
+                                sensitivity_samples=args.sensitivity_samples, max_batch=args.max_batch)
+        job = EvaluateJob(classifier, [name], image_dir, G, n, settings, args.batch, options_of(args.option))
+        started = time.time()
+        run_job(job, os.path.join(args.out, "eval", name), progress=Progress(f"evaluate {name}"), log=print,
+                report=True)
+        print(f"evaluation of {name} ({n} images): {time.time() - started:.0f} s", flush=True)
+    results = {}
+    for name in METHODS:
+        result_file = os.path.join(args.out, "eval", name, "evaluation.json")
         if os.path.isfile(result_file):
             with open(result_file) as f:
-                results.append(json.load(f))
+                results[name] = json.load(f)
     if results:
-        result = dict(results[0], methods={k: v for r in results for k, v in r["methods"].items()})
-        order = [m for m in args.methods.split(",") if m in result["methods"]]
-        result["methods"] = {m: result["methods"][m] for m in order}
+        first = next(iter(results.values()))
+        result = dict(first, methods={k: r["methods"][k] for k, r in results.items() if k in r["methods"]})
         plot(result["methods"], result["taus"], result["fills"], os.path.join(args.out, "flip_curves.png"))
         with open(os.path.join(args.out, "evaluation.json"), "w") as f:
             json.dump(result, f, indent=2)
