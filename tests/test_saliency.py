@@ -6,6 +6,12 @@ from torch import nn
 
 from cfgan.classifiers import Classifier
 from cfgan.saliency import METHODS, make_method, pixel_scores
+from cfgan.saliency.infill import GanBankInfill
+from cfgan.saliency.mip_lp import margin_gradients
+
+from tiny_models import tiny_classifier
+
+TINY_G = dict(dim=32, resolution=16)
 
 SIZE = 16
 Q = SIZE // 2  # the quadrant the classifier reads: rows and columns 0..Q-1
@@ -29,16 +35,39 @@ class QuadrantNet(nn.Module):
         return torch.cat([torch.zeros_like(s), s], 1)
 
 
+class TemplateNet(nn.Module):
+    """Two classes; log-odds of class 1 = 4 - 8 * mean |x - T| over the top-left quadrant, T the quadrant of the
+    ideal ``scene``. Noise there always lowers the score (for ``QuadrantNet`` it raises it: relu is convex, so
+    noise is no threat there and maximal invariant perturbation rightly calls the quadrant invariant)."""
+
+    def __init__(self):
+        super().__init__()
+        template = torch.full((1, 1, Q, Q), -0.95)
+        template[..., 1:Q - 1, 1:Q - 1] = 0.85
+        self.register_buffer("template", template)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        diff = x[:, :, :Q, :Q] - self.template
+        s = 4 - 8 * (self.relu(diff) + self.relu(-diff)).mean((1, 2, 3)).unsqueeze(1)
+        return torch.cat([torch.zeros_like(s), s], 1)
+
+
 @pytest.fixture(scope="module")
 def quadrant():
     return Classifier(QuadrantNet(), name="quadrant")
+
+
+@pytest.fixture(scope="module")
+def template():
+    return Classifier(TemplateNet(), name="template")
 
 
 def scene(n=2, seed=0):
     """Dark images with a bright square in the read quadrant and a brighter distractor square elsewhere."""
     g = torch.Generator().manual_seed(seed)
     x = -1 + 0.1 * torch.rand(n, 1, SIZE, SIZE, generator=g)
-    x[:, :, 1:Q - 1, 1:Q - 1] = 0.5 + 0.3 * torch.rand(n, 1, Q - 2, Q - 2, generator=g)
+    x[:, :, 1:Q - 1, 1:Q - 1] = 0.7 + 0.3 * torch.rand(n, 1, Q - 2, Q - 2, generator=g)
     x[:, :, Q + 1:SIZE - 1, Q + 1:SIZE - 1] = 0.9
     return x
 
@@ -145,3 +174,144 @@ def test_pixel_scores_conventions():
     assert torch.allclose(pixel_scores(w, "fido"), w.mean(1))
     with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
         pixel_scores(w[0], "gradient")
+
+
+# -- the mask methods ------------------------------------------------------------------------------------
+FAST = {
+    "fido ssr, mean in-fill": ("fido", dict(objective="ssr", infill="mean", steps=60, samples=2)),
+    "fido sdr, blur in-fill": ("fido", dict(objective="sdr", infill="blur", steps=60, samples=2)),
+    "fido ssr, gan in-fill": ("fido", dict(objective="ssr", infill="gan", steps=60, samples=2, bank=64)),
+    "fido sdr, gan in-fill": ("fido", dict(objective="sdr", infill="gan", steps=60, samples=2, bank=64)),
+    "meaningful": ("meaningful", dict(steps=60)),
+    "mip": ("mip", dict(steps=60, samples=8, lr=0.05)),
+    "mip-lp": ("mip-lp", {}),
+}
+
+
+@pytest.mark.parametrize("label", list(FAST))
+def test_mask_methods_find_the_quadrant(label, quadrant, template, G, one_thread):
+    name, options = FAST[label]
+    x = scene()
+    method = make_method(name, template if name.startswith("mip") else quadrant, generator=G, seed=0, **options)
+    attributions = method.attribute(x, target=1)
+    assert attributions.shape == x.shape
+    assert share_in_quadrant(pixel_scores(attributions, name)).min() >= 0.9
+
+
+@pytest.mark.parametrize("name, weight, options", [
+    ("fido", "sparsity", dict(objective="ssr", infill="mean", steps=60, samples=2)),
+    ("fido", "sparsity", dict(objective="sdr", infill="mean", steps=60, samples=2)),
+    ("meaningful", "l1", dict(steps=60)),
+])
+def test_masks_shrink_as_their_sparsity_weight_grows(name, weight, options, quadrant, one_thread):
+    x = scene(2, seed=4)
+    areas = []
+    for value in (0.5, 20.0):
+        method = make_method(name, quadrant, seed=0, **options, **{weight: value})
+        scores = pixel_scores(method.attribute(x, target=1), name)
+        areas.append(float(scores.mean()))  # kept (SSR) / dropped (SDR) / deleted (meaningful) fraction
+        assert torch.allclose(method.extras["area"], scores.mean((1, 2)), atol=0.02)
+    assert areas[1] < 0.7 * areas[0]
+
+
+def test_fido_gan_is_reproducible_and_chunking_changes_nothing(quadrant, G, one_thread):
+    x = scene(2, seed=5)
+    options = dict(infill="gan", steps=8, samples=3, bank=32)
+    first = make_method("fido", quadrant, generator=G, seed=3, **options).attribute(x, target=1)
+    again = make_method("fido", quadrant, generator=G, seed=3, max_batch=4, **options).attribute(x, target=1)
+    other = make_method("fido", quadrant, generator=G, seed=4, **options).attribute(x, target=1)
+    assert torch.allclose(first, again, atol=1e-4)
+    assert float((first - other).abs().max()) > 0.1
+    # an image's map does not depend on its batch, up to float rounding (which Adam's normalised steps
+    # amplify where a gradient is nearly zero: 1e-7 after one step, about 1e-2 after eight)
+    alone = make_method("fido", quadrant, generator=G, seed=3, **options).attribute(x[1:], target=1)
+    assert torch.allclose(first[1:], alone, atol=0.03)
+
+
+class Recorder(nn.Module):
+    """The quadrant net, remembering the largest batch it was shown."""
+
+    def __init__(self):
+        super().__init__()
+        self.net, self.largest = QuadrantNet(), 0
+
+    def forward(self, x):
+        self.largest = max(self.largest, x.shape[0])
+        return self.net(x)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("fido", dict(infill="mean", steps=3, samples=5)), ("meaningful", dict(steps=3)),
+    ("mip", dict(steps=3, samples=5)), ("integrated-gradients", dict(steps=20)), ("smoothgrad", dict(samples=9)),
+    ("occlusion", {}), ("lime", dict(samples=30)),
+])
+def test_max_batch_bounds_every_pass(name, options):
+    recorder = Recorder()
+    make_method(name, Classifier(recorder), seed=0, max_batch=4, **options).attribute(scene(3), target=1)
+    assert 1 <= recorder.largest <= 4
+
+
+def test_gan_bank_infill_is_the_nearest_sample_on_the_kept_pixels(G):
+    infill = GanBankInfill(G, bank=16, neighbours=1, seed=0)
+    bank = infill.prior_bank()
+    target = bank[5:6].clone()
+    target[..., Q:, :] = -1.0  # change the bottom half only
+    keep = torch.zeros(1, 1, SIZE, SIZE)
+    keep[..., :Q, :] = 1.0  # the top half is visible
+    infill.prepare(target)
+    fill = infill.fill(torch.tensor([0]), keep, torch.rand(1, 1, SIZE, SIZE))
+    assert torch.equal(fill[0], bank[5])  # the bottom half comes back from the matching sample
+
+
+def test_mip_reports_the_rate_at_which_its_perturbations_keep_the_class(one_thread):
+    clf = Classifier(tiny_classifier(SIZE, classes=4, seed=2))
+    x = torch.rand(2, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    target = clf.predict(x)
+    method = make_method("mip", clf, seed=0, steps=40, samples=8, lr=0.05, penalty=0.02)
+    w = method.attribute(x, target=target)
+    assert ((w >= 0) & (w <= 2.0)).all()
+    reported = method.extras["keep_rate"]
+    g = torch.Generator().manual_seed(999)
+    fresh = []
+    for i in range(2):
+        t = torch.rand(400, 1, SIZE, SIZE, generator=g) * 2 - 1
+        with torch.no_grad():
+            fresh.append(float((clf.predict(x[i:i + 1] + t * w[i:i + 1]) == target[i]).float().mean()))
+    fresh = torch.tensor(fresh)
+    assert ((reported > 0.05) & (reported < 0.95)).all(), reported  # a rate worth checking
+    p = (reported + fresh) / 2
+    tolerance = 4 * (p * (1 - p) * (1 / 256 + 1 / 400)).sqrt() + 0.01
+    assert ((reported - fresh).abs() <= tolerance).all(), (reported, fresh)
+
+
+def test_mip_lp_solution_satisfies_its_linearised_constraint(one_thread):
+    net = tiny_classifier(SIZE, classes=4, seed=3)
+    with torch.no_grad():
+        net[-1].weight.mul_(30)  # margins of a few logits, as a trained model has
+    clf = Classifier(net)
+    x = torch.rand(2, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    target = clf.predict(x)
+    method = make_method("mip-lp", clf, delta=0.1, margin_fraction=0.5, max_w=2.0)
+    w = method.attribute(x, target=target)
+    assert ((w >= 0) & (w <= 2.0 + 1e-9)).all()
+    for i in range(2):
+        margins, grads = margin_gradients(clf, x[i:i + 1], int(target[i]))  # recomputed here, independently
+        lhs = grads.abs().double() @ w[i].flatten().double()
+        rhs = (0.5 * margins.double() - 0.1).clamp_min(0)
+        scale = float(rhs.abs().max()) + 1.0
+        assert (lhs <= rhs + 1e-6 * scale).all(), (lhs, rhs)
+        # optimal: unless every amplitude is at its bound, some constraint is tight
+        if bool((w[i] < 2.0 - 1e-6).any()):
+            assert float((rhs - lhs).min()) <= 1e-5 * scale
+    assert (w < 2.0 - 1e-6).any() and (w > 1e-6).any()  # the budget binds: neither all nor nothing
+
+
+def test_mask_method_errors_are_clear(quadrant, G):
+    with pytest.raises(ValueError, match="option steps must be an integer >= 1"):
+        make_method("fido", quadrant, infill="mean", steps=0).attribute(scene(1), target=1)
+    with pytest.raises(ValueError, match="generator makes"):
+        make_method("fido", quadrant, generator=G).attribute(torch.zeros(1, 1, 8, 8), target=1)
+    with pytest.raises(ValueError, match="option grid=99"):
+        make_method("meaningful", quadrant, grid=99).attribute(scene(1), target=1)
+    with pytest.raises(ValueError, match="perturbation='smoke'.*blur, constant, noise"):
+        make_method("meaningful", quadrant, perturbation="smoke")

@@ -54,9 +54,11 @@ METHODS: Dict[str, MethodInfo] = {info.name: info for info in [
         "drops the fewest that destroy it. Map: SSR keep / SDR drop probability.",
         needs_generator=True, signed=False, needs_gradients=True, score="mean",
         implementation="cfgan.saliency.fido:FIDO",
-        defaults=dict(objective="ssr", infill="gan", steps=150, lr=0.05, sparsity=None, tv=None, grid=None,
-                      temperature=0.1, samples=4, bank=32, latents=None, project_steps=100),
-        choices=dict(objective=("ssr", "sdr"), infill=("gan", "gan-project", "blur", "mean", "noise")),
+        defaults=dict(objective="ssr", infill="gan", steps=150, lr=0.1, sparsity=None, tv=None, grid=None,
+                      temperature=0.1, samples=4, bank=256, neighbours=4, bank_source="prior", latents=None,
+                      project_steps=100),
+        choices=dict(objective=("ssr", "sdr"), infill=("gan", "gan-project", "blur", "mean", "noise"),
+                     bank_source=("prior", "image")),
         generator_options=dict(infill=("gan", "gan-project"))),
     MethodInfo(
         "meaningful", "Meaningful perturbation (Fong & Vedaldi 2017): the smallest deletion mask (blur, "
@@ -79,7 +81,7 @@ METHODS: Dict[str, MethodInfo] = {info.name: info for info in [
         "linearised at x and the largest w in [0, C] solved as a linear program (scipy HiGHS). Map: -w.",
         needs_generator=False, signed=False, needs_gradients=True, score="negate",
         implementation="cfgan.saliency.mip_lp:MIPLP",
-        defaults=dict(delta=0.1, margin=0.5, max_w=2.0),
+        defaults=dict(delta=0.1, margin_fraction=0.5, max_w=2.0),
     ),
     MethodInfo(
         "gradient", "Gradient (captum Saliency): |d logit_c / d x|.", needs_generator=False, signed=False,
