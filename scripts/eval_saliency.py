@@ -263,10 +263,16 @@ def main(argv=None):
                    mip_check(result), ""]
     if args.only:
         return
+    fido_file = os.path.join(args.out, "fido_infill.json")
+    rows = None
     if args.fido_images:
         rows = fido_comparison(G, classifier, x[:args.fido_images], args)
-        with open(os.path.join(args.out, "fido_infill.json"), "w") as f:
+        with open(fido_file, "w") as f:
             json.dump(rows, f, indent=2)
+    elif os.path.isfile(fido_file):  # written by an earlier (or parallel) run
+        with open(fido_file) as f:
+            rows = json.load(f)
+    if rows:
         report += ["## FIDO in-fills: area at equal preserved (SSR) / destroyed (SDR) probability", "",
                    fido_table(rows), ""]
     text = "\n".join(report)
