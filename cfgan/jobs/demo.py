@@ -1,8 +1,9 @@
 """``cfgan demo``: the toolkit's main job on the bundled Fashion-MNIST models, in about a minute.
 
 It shows every capability in turn on real test images: samples from the generator, inversion of real
-images, decision-crossing paths for the class pairs the classifier confuses most, and what the classifier
-thinks each class looks like. Each section is one work item of the job runner (so an interrupted demo
+images, decision-crossing paths for the class pairs the classifier confuses most, what the classifier
+thinks each class looks like, and where it looks (FIDO saliency with GAN in-fill beside captum's gradient and
+occlusion). Each section is one work item of the job runner (so an interrupted demo
 resumes where it stopped); the run's report (``index.html``, ``cfgan.report``) shows them.
 """
 from __future__ import annotations
@@ -43,7 +44,7 @@ def settings_for(quick: bool) -> dict:
     """Step counts: ``quick`` is a smoke test (well under a minute on 2 CPU cores)."""
     if quick:
         return dict(invert_steps=60, frames=8, path_invert_steps=50, adaptive_steps=30, am_steps=8, fido_steps=30)
-    return dict(invert_steps=200, frames=16, path_invert_steps=300, adaptive_steps=50, am_steps=25, fido_steps=100)
+    return dict(invert_steps=200, frames=16, path_invert_steps=300, adaptive_steps=50, am_steps=25, fido_steps=60)
 
 
 def source_images(G, classifier, per_pair: int):
@@ -130,7 +131,7 @@ class DemoJob(Job):
             started = time.perf_counter()
             maps[name] = pixel_scores(method.attribute(x), name).cpu()
             seconds[name] = (time.perf_counter() - started) / len(pairs)
-        return {"images": x.cpu(), "maps": maps, "seconds": seconds, "pairs": pairs}, False
+        return {"images": x.cpu(), "maps": maps, "method_seconds": seconds, "pairs": pairs}, False
 
     # -- writing ---------------------------------------------------------------------------------------
     def write(self, item: Item, output, folder: Path) -> dict:
@@ -179,9 +180,9 @@ class DemoJob(Job):
                 for name, maps in output["maps"].items():
                     save_image(overlay_panel(output["images"][i], maps[i]), folder / f"{stem}-{name}.png")
                     methods.append({"method": name, "overlay": f"saliency/{stem}-{name}.png",
-                                    "seconds": round(output["seconds"][name], 3)})
+                                    "seconds": round(output["method_seconds"][name], 3)})
                 record["subjects"].append({"name": f"{source} ({stem})", "file": file, "methods": methods})
-            self.log("  saliency: " + ", ".join(f"{k} {v:.2f} s/image" for k, v in output["seconds"].items()))
+            self.log("  saliency: " + ", ".join(f"{k} {v:.2f} s/image" for k, v in output["method_seconds"].items()))
         else:
             result = output["result"]
             save_panel(result, str(folder / "am_panel.png"),
