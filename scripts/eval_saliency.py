@@ -127,22 +127,37 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def mip_check(result: dict) -> str:
-    """Ikeno & Hara's headline per fill: MIP's flip curve <= gradient's and <= the LP variant's for tau <= 50%."""
-    taus, methods = result["taus"], result["methods"]
+def per_image(run_dir: str) -> dict:
+    """image key -> that image's record, from a finished run's ledger."""
+    from cfgan.jobs.runner import read_ledger
+
+    if not os.path.isdir(run_dir):
+        return {}
+    return {e["record"]["image"]: e["record"] for e in read_ledger(run_dir, repair=False).values()
+            if e.get("status") == "done"}
+
+
+def mip_check(out: str, taus, fills) -> str:
+    """Ikeno & Hara's headline per fill: MIP's flip curve <= gradient's and <= the LP variant's for tau <= 50%,
+    on the images both were run on (MIP's longer run OUT/eval-mip40 when there is one)."""
+    mip = per_image(os.path.join(out, "eval-mip40")) or per_image(os.path.join(out, "eval", "mip"))
     lines = []
+    upto = [i for i, t in enumerate(taus) if 0 < t <= 0.5]
     for other in ("gradient", "mip-lp"):
-        if "mip" not in methods or other not in methods:
+        theirs = per_image(os.path.join(out, "eval", other))
+        common = sorted(set(mip) & set(theirs))
+        if not common:
             continue
-        for f in result["fills"]:
-            a, b = methods["mip"].get(f"flip_{f}"), methods[other].get(f"flip_{f}")
-            if a is None or b is None:
+        for f in fills:
+            key = f"flip_{f}"
+            if key not in mip[common[0]] or key not in theirs[common[0]]:
                 continue
-            upto = [i for i, t in enumerate(taus) if 0 < t <= 0.5]
+            a = np.mean([mip[k][key] for k in common], 0)
+            b = np.mean([theirs[k][key] for k in common], 0)
             below = all(a[i] <= b[i] for i in upto)
             pts = ", ".join(f"{int(100 * taus[i])}%: {a[i]:.2f} vs {b[i]:.2f}" for i in upto)
-            lines.append(f"- {f} fill, mip vs {other}: {'below or equal at every tau <= 50%' if below else 'NOT below'}"
-                         f" ({pts})")
+            lines.append(f"- {f} fill, mip vs {other} ({len(common)} images): "
+                         f"{'below or equal at every tau <= 50%' if below else 'NOT below everywhere'} ({pts})")
     return "\n".join(lines)
 
 
@@ -260,7 +275,7 @@ def main(argv=None):
         with open(os.path.join(args.out, "evaluation.json"), "w") as f:
             json.dump(result, f, indent=2)
         report += ["## All methods", "", table(result), "", "## MIP vs gradient and LP (tau <= 50%)", "",
-                   mip_check(result), ""]
+                   mip_check(args.out, result["taus"], result["fills"]), ""]
     if args.only:
         return
     fido_file = os.path.join(args.out, "fido_infill.json")

@@ -170,9 +170,10 @@ def plot(summary: Dict[str, dict], taus: Sequence[float], fills: Sequence[str], 
     shown = [f for f in fills if any(r.get(f"flip_{f}") for r in summary.values())] or list(fills[:1])
     fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.8), squeeze=False)
     for ax, fill in zip(axes[0], shown):
-        for name, row in summary.items():
-            if row.get(f"flip_{fill}"):
-                ax.plot([100 * t for t in taus], row[f"flip_{fill}"], marker=".", label=name)
+        for j, (name, row) in enumerate(summary.items()):
+            if row.get(f"flip_{fill}"):  # ten colours, then the same colours dashed
+                ax.plot([100 * t for t in taus], row[f"flip_{fill}"], marker=".", label=name,
+                        color=plt.cm.tab10(j % 10), linestyle="-" if j < 10 else "--")
         ax.set_title(f"pixel flipping, {fill} fill")
         ax.set_xlabel("tau: least important pixels flipped (%)")
         ax.set_ylabel("decisions changed (fraction)")
