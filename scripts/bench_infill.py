@@ -51,10 +51,12 @@ def main():
     index = torch.arange(len(x))
 
     setups = {"mean": dict(name="mean"), "blur": dict(name="blur"), "noise": dict(name="noise"),
-              "gan (prior bank 256, nearest)": dict(name="gan", bank=256, neighbours=1),
-              "gan (prior bank 256, 1 of 4 nearest)": dict(name="gan", bank=256, neighbours=4),
-              "gan (prior bank 1024, nearest)": dict(name="gan", bank=1024, neighbours=1),
-              "gan-image (bank 64 around projection, nearest)": dict(name="gan", bank=64, neighbours=1,
+              "gan (prior bank 256, nearest)": dict(name="gan", bank=256, neighbours=1, blend=None),
+              "gan (prior bank 256, 1 of 4 nearest)": dict(name="gan", bank=256, neighbours=4, blend=None),
+              "gan (prior bank 256, blend of 32 nearest: the default)": dict(name="gan", bank=256, neighbours=32,
+                                                                             blend=0.2),
+              "gan (prior bank 1024, nearest)": dict(name="gan", bank=1024, neighbours=1, blend=None),
+              "gan-image (bank 64 around projection, nearest)": dict(name="gan", bank=64, neighbours=1, blend=None,
                                                                       bank_source="image", project_steps=100)}
     for steps in args.project_steps:
         setups[f"gan-project ({steps} steps)"] = dict(name="gan-project", project_steps=steps)
@@ -76,7 +78,7 @@ def main():
             accuracy = float((clf.predict(seen) == y).float().mean())
         rows[label] = dict(rmse_dropped=float(rmse.mean()), classifier_accuracy=accuracy,
                            seconds_per_infill=per_fill, seconds_prepare_total=prepare)
-        print(f"{label:48s} rmse {rows[label]['rmse_dropped']:.3f}  acc {accuracy:.3f}  "
+        print(f"{label:56s} rmse {rows[label]['rmse_dropped']:.3f}  acc {accuracy:.3f}  "
               f"fill {per_fill * 1e3:9.2f} ms  prepare (once, all images) {prepare:6.2f} s", flush=True)
     with torch.no_grad():
         base = float((clf.predict(x) == y).float().mean())

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from cfgan.classifiers import Classifier
-from cfgan.saliency import METHODS, make_method, pixel_scores
+from cfgan.saliency import METHODS, make_infiller, make_method, pixel_scores
 from cfgan.saliency.infill import GanBankInfill
 from cfgan.saliency.mip_lp import margin_gradients
 
@@ -53,9 +53,13 @@ class TemplateNet(nn.Module):
         return torch.cat([torch.zeros_like(s), s], 1)
 
 
+def quadrant_classifier():
+    return Classifier(QuadrantNet(), name="quadrant")
+
+
 @pytest.fixture(scope="module")
 def quadrant():
-    return Classifier(QuadrantNet(), name="quadrant")
+    return quadrant_classifier()
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +152,23 @@ def test_bad_names_options_and_targets_are_refused(quadrant):
         method.attribute(scene(1) * 127.5 + 127.5, target=1)
     with pytest.raises(ValueError, match="unknown option 'window'"):
         method.attribute(scene(1), target=1, window=3)
+    with pytest.raises(ValueError, match=r"option baseline must be a number in \[-1.0, 1.0\], got 255"):
+        make_method("occlusion", quadrant, baseline=255).attribute(scene(1), target=1)
     with pytest.raises(ValueError, match="max_batch"):
         make_method("gradient", quadrant, max_batch=0)
+
+
+def test_targets_default_to_the_predicted_class_and_take_names(one_thread):
+    clf = Classifier(tiny_classifier(SIZE, classes=4, seed=2), class_names=["a", "b", "c", "d"])
+    x = torch.rand(3, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    method = make_method("gradient", clf, max_batch=2)
+    predicted = clf.predict(x)
+    assert torch.equal(method.attribute(x), method.attribute(x, target=predicted))
+    named = method.attribute(x, target="c")
+    assert torch.equal(named, method.attribute(x, target=2))
+    assert not torch.equal(named, method.attribute(x, target=1))
+    with pytest.raises(ValueError, match="unknown class 'e'"):
+        method.attribute(x, target="e")
 
 
 def test_relu_methods_refuse_models_without_relu_modules():
@@ -228,31 +247,44 @@ def test_fido_gan_is_reproducible_and_chunking_changes_nothing(quadrant, G, one_
     assert torch.allclose(first[1:], alone, atol=0.03)
 
 
+@pytest.mark.parametrize("name, options", [
+    ("fido", dict(infill="noise", steps=5, samples=2)), ("meaningful", dict(perturbation="noise", steps=5)),
+    ("mip", dict(steps=5, samples=4, lr=0.5)), ("smoothgrad", dict(samples=4, stdev=1.0)),
+])
+def test_a_seed_fixes_every_random_choice(name, options, quadrant, template, one_thread):
+    x = scene(2, seed=8)
+    clf = quadrant if name == "smoothgrad" else template  # |x - T| has a noise-proof |gradient|
+    runs = [make_method(name, clf, seed=seed, **options).attribute(x, target=1) for seed in (1, 1, 2)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
 class Recorder(nn.Module):
     """The quadrant net, remembering the largest batch it was shown."""
 
     def __init__(self):
         super().__init__()
         self.net, self.largest = QuadrantNet(), 0
+        self.relu = nn.ReLU()  # for guided backprop's and DeepLift's hooks
 
     def forward(self, x):
         self.largest = max(self.largest, x.shape[0])
-        return self.net(x)
+        return self.net(self.relu(x + 1) - 1)
 
 
 @pytest.mark.parametrize("name, options", [
     ("fido", dict(infill="mean", steps=3, samples=5)), ("meaningful", dict(steps=3)),
     ("mip", dict(steps=3, samples=5)), ("integrated-gradients", dict(steps=20)), ("smoothgrad", dict(samples=9)),
-    ("occlusion", {}), ("lime", dict(samples=30)),
+    ("occlusion", {}), ("lime", dict(samples=30)), ("gradient", {}), ("guided-backprop", {}), ("deeplift", {}),
 ])
 def test_max_batch_bounds_every_pass(name, options):
     recorder = Recorder()
-    make_method(name, Classifier(recorder), seed=0, max_batch=4, **options).attribute(scene(3), target=1)
+    make_method(name, Classifier(recorder), seed=0, max_batch=4, **options).attribute(scene(5), target=1)
     assert 1 <= recorder.largest <= 4
 
 
 def test_gan_bank_infill_is_the_nearest_sample_on_the_kept_pixels(G):
-    infill = GanBankInfill(G, bank=16, neighbours=1, seed=0)
+    infill = GanBankInfill(G, bank=16, neighbours=1, seed=0, blend=None)
     bank = infill.prior_bank()
     target = bank[5:6].clone()
     target[..., Q:, :] = -1.0  # change the bottom half only
@@ -261,6 +293,41 @@ def test_gan_bank_infill_is_the_nearest_sample_on_the_kept_pixels(G):
     infill.prepare(target)
     fill = infill.fill(torch.tensor([0]), keep, torch.rand(1, 1, SIZE, SIZE))
     assert torch.equal(fill[0], bank[5])  # the bottom half comes back from the matching sample
+
+
+def test_infill_apply_keeps_the_kept_pixels_and_fills_the_rest(G):
+    x = scene(2, seed=6)
+    keep = torch.zeros(1, 1, SIZE, SIZE)
+    keep[..., :, :Q] = 1.0
+    mean = make_infiller("mean").apply(x, keep)
+    assert torch.equal(mean[..., :Q], x[..., :Q])
+    assert torch.allclose(mean[..., Q:], x.mean((2, 3), keepdim=True).expand_as(x)[..., Q:])
+    gan = make_infiller("gan", G, seed=0, bank=32, neighbours=4, blend=None).apply(x, keep, seed=1)
+    assert torch.equal(gan[..., :Q], x[..., :Q])
+    assert torch.equal(gan, make_infiller("gan", G, seed=0, bank=32, neighbours=4, blend=None).apply(x, keep, seed=1))
+    samples = G.synthesis(G.mapping(G.sample_z(32, 0), None)).clamp(-1, 1)
+    distances = (gan[:, None, :, :, Q:] - samples[None, :, :, :, Q:]).flatten(2).abs().amax(2)
+    assert (distances.min(1).values < 1e-5).all()  # every in-fill is one of the bank's samples
+    blended = make_infiller("gan", G, seed=0, bank=32, neighbours=4, blend=0.2).apply(x, keep)
+    nearest = make_infiller("gan", G, seed=0, bank=32, neighbours=1).apply(x, keep)
+    lo, hi = samples.min(0).values, samples.max(0).values
+    assert ((blended >= lo - 1e-5) & (blended <= hi + 1e-5))[..., Q:].all()  # a convex mix of bank samples
+    assert not torch.allclose(blended, nearest)
+    with pytest.raises(ValueError, match="option blend must be a temperature"):
+        make_method("fido", quadrant_classifier(), generator=G, blend="yes").attribute(x, target=1)
+
+
+def test_fido_runs_with_an_image_bank_and_with_exact_masked_projection(quadrant, G, one_thread):
+    x = scene(1, seed=7)
+    ws = G.mapping(G.sample_z(1, 3), None)  # a W+ code for the image, as a latent file would give
+    image_bank = make_method("fido", quadrant, generator=G, infill="gan", bank_source="image", latents=ws, bank=8,
+                             steps=3, samples=2)
+    exact = make_method("fido", quadrant, generator=G, infill="gan-project", project_steps=2, steps=2, samples=1)
+    for method in (image_bank, exact):
+        keep = method.attribute(x, target=1)
+        assert keep.shape == x.shape and ((keep >= 0) & (keep <= 1)).all()
+    with pytest.raises(ValueError, match="latents has 1 codes for 2 images"):
+        image_bank.attribute(scene(2), target=1)
 
 
 def test_mip_reports_the_rate_at_which_its_perturbations_keep_the_class(one_thread):

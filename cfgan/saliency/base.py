@@ -109,10 +109,9 @@ class SaliencyMethod:
         """LongTensor [N] of class indices; None means each image's predicted class."""
         n = x.shape[0]
         with torch.no_grad():
-            logits = self.classifier(x[:1] if target is not None else x)
-        k = logits.shape[1]
-        if target is None:
-            return logits.argmax(1)
+            if target is None:
+                return torch.cat([self.classifier(x[s]).argmax(1) for s in self.chunks(n)])
+            k = self.classifier(x[:1]).shape[1]
         if torch.is_tensor(target):
             if target.is_floating_point() or target.dim() > 1:
                 raise ValueError(f"target must be an int, a class name or one per image, got a "
@@ -136,9 +135,10 @@ class SaliencyMethod:
             out.append(v)
         return torch.tensor(out, dtype=torch.long, device=x.device)
 
-    def chunks(self, n: int) -> Iterator[slice]:
-        """Slices of at most ``max_batch`` images (one slice without a bound)."""
-        size = n if self.max_batch is None else self.max_batch
+    def chunks(self, n: int, copies: int = 1) -> Iterator[slice]:
+        """Slices of images whose passes, each image evaluated as ``copies`` rows, hold at most ``max_batch``
+        rows (one slice without a bound)."""
+        size = n if self.max_batch is None else max(1, self.max_batch // copies)
         for start in range(0, n, size):
             yield slice(start, min(n, start + size))
 

@@ -49,11 +49,17 @@ def _positive_int(options: Dict[str, Any], key: str, default: int) -> int:
     return value
 
 
-def _number(options: Dict[str, Any], key: str, minimum: float = 0.0) -> float:
+def _number(options: Dict[str, Any], key: str, minimum: float = 0.0, maximum: float = float("inf")) -> float:
     value = options[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
-        raise ValueError(f"option {key} must be a number >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not minimum <= value <= maximum:
+        bounds = f"in [{minimum}, {maximum}]" if maximum != float("inf") else f">= {minimum}"
+        raise ValueError(f"option {key} must be a number {bounds}, got {value!r}")
     return float(value)
+
+
+def _baseline(options: Dict[str, Any]) -> float:
+    """The grey level of 'absent' pixels, in the model's range [-1, 1] (0 = mid grey, captum's default)."""
+    return _number(options, "baseline", -1.0, 1.0)
 
 
 class Gradient(SaliencyMethod):
@@ -74,7 +80,7 @@ class IntegratedGradientsMethod(SaliencyMethod):
         from captum.attr import IntegratedGradients
 
         steps = _positive_int(options, "steps", 50)
-        baseline = _number(options, "baseline", -1.0)
+        baseline = _baseline(options)
         method = IntegratedGradients(self.classifier)
         parts = []
         for s in self.chunks(len(x)):
@@ -115,7 +121,7 @@ class OcclusionMethod(SaliencyMethod):
 
         window = _positive_int(options, "window", default_patch(x))
         stride = _positive_int(options, "stride", max(1, window // 2))
-        baseline = _number(options, "baseline", -1.0)
+        baseline = _baseline(options)
         if window > min(x.shape[-2:]):
             raise ValueError(f"option window={window} is larger than the {x.shape[-2]}x{x.shape[-1]} images")
         method = Occlusion(self.classifier)
@@ -145,7 +151,7 @@ class LimeMethod(SaliencyMethod):
         mask = grid_mask(x.shape[-2], x.shape[-1], patch, x.device).expand(1, x.shape[1], -1, -1)
         features = int(mask.max()) + 1
         samples = _positive_int(options, "samples", 10 * features)
-        baseline = _number(options, "baseline", -1.0)
+        baseline = _baseline(options)
         alpha = _number(options, "alpha")
         per_eval = samples if self.max_batch is None else self.max_batch
         method = Lime(self.classifier, interpretable_model=SkLearnLasso(alpha=alpha))
@@ -187,8 +193,8 @@ class DeepLiftMethod(SaliencyMethod):
         from captum.attr import DeepLift
 
         check_relu_model(self.classifier, self.name)
-        baseline = _number(options, "baseline", -1.0)
+        baseline = _baseline(options)
         method = DeepLift(self.classifier)
         return torch.cat([_quiet(method.attribute, x[s].clone().requires_grad_(True),
                                  baselines=torch.full_like(x[s], baseline), target=target[s])
-                          for s in self.chunks(len(x))])
+                          for s in self.chunks(len(x), copies=2)])  # DeepLift runs inputs and baselines at once

@@ -40,6 +40,10 @@ def log_odds(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class FIDO(SaliencyMethod):
     name = "fido"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._banks: dict = {}  # the GAN's prior bank, rendered once per method object and reused
+
     def _attribute(self, x, target, options):
         objective = options["objective"]
         steps, samples = count(options, "steps"), count(options, "samples")
@@ -50,8 +54,9 @@ class FIDO(SaliencyMethod):
         n, c, height, width = x.shape
         gh, gw = grid_size(options, height, width)
         infiller = make_infiller(options["infill"], self.generator, seed=self.seed, max_batch=self.max_batch,
-                                 bank=count(options, "bank"), neighbours=count(options, "neighbours"),
-                                 bank_source=options["bank_source"], latents=options["latents"],
+                                 cache=self._banks, bank=count(options, "bank"),
+                                 neighbours=count(options, "neighbours"), bank_source=options["bank_source"],
+                                 blend=options["blend"], latents=options["latents"],
                                  project_steps=count(options, "project_steps"))
         infiller.prepare(x)
         logits = torch.zeros(n, 1, gh, gw, device=x.device, requires_grad=True)
