@@ -44,7 +44,7 @@ def settings_for(quick: bool) -> dict:
     """Step counts: ``quick`` is a smoke test (well under a minute on 2 CPU cores)."""
     if quick:
         return dict(invert_steps=60, frames=8, path_invert_steps=50, adaptive_steps=30, am_steps=8, fido_steps=30)
-    return dict(invert_steps=200, frames=16, path_invert_steps=300, adaptive_steps=50, am_steps=25, fido_steps=60)
+    return dict(invert_steps=200, frames=16, path_invert_steps=300, adaptive_steps=50, am_steps=25, fido_steps=150)
 
 
 def source_images(G, classifier, per_pair: int):
