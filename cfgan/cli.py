@@ -530,6 +530,117 @@ def surrogate(generator, classifier, depth, directions, k, samples, seed, out, o
                f"results in {os.path.abspath(out)} (tree.png, surrogate.json)")
 
 
+def _option_values(pairs, flag: str = "--option") -> dict:
+    """``NAME=VALUE`` pairs (repeatable) as a dict; values read as JSON where they parse (numbers, true, null)."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint=flag)
+        try:
+            out[name.strip()] = json.loads(value)
+        except ValueError:
+            out[name.strip()] = value
+    return out
+
+
+@main.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--method", "-m", required=True,
+              help="fido, meaningful, mip, mip-lp, gradient, integrated-gradients, smoothgrad, occlusion, lime, "
+                   "guided-backprop or deeplift")
+@click.option("--classifier", "-c", required=True, help="classifier file, zoo:NAME or module:attr")
+@click.option("--generator", "-g", default=None, help="generator for FIDO's GAN in-fill (e.g. zoo:fashion-mnist)")
+@click.option("--target", default=None, help="class to explain, name or index (default: each image's prediction)")
+@click.option("--option", "options", multiple=True, help="a method option NAME=VALUE, repeatable (e.g. steps=100)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--max-batch", default=None, type=click.IntRange(1),
+              help="memory bound: at most this many images (samples, in-fills, perturbations) per pass")
+@click.option("--batch", default=16, show_default=True, type=click.IntRange(1), help="images explained at once")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@overwrite_option
+@report_option
+@device_option
+def saliency(images, method, classifier, generator, target, options, seed, max_batch, batch, out, overwrite, page,
+             device):
+    """Saliency maps: which pixels the classifier's decision rests on, by one METHOD. Writes per image
+    OUT/<name>/overlay.png (input | map | both), map.npy (higher = more important) and saliency.json."""
+    from cfgan.jobs.saliency import SaliencyJob
+
+    device = _device(device)
+    clf = _load_classifier(classifier, device)
+    G = _load_generator(generator, device) if generator else None
+    job = _build(lambda: SaliencyJob(clf, method, list(images), G, target, seed, max_batch, batch,
+                                     _option_values(options)))
+    s = _run(job, out, overwrite, "saliency", page).summary
+    per = s.get("seconds_per_image")
+    click.echo(f"{s.get('done', 0)} {method} maps" + (f" ({per:.2f} s per image)" if per is not None else "")
+               + f"; results in {os.path.abspath(out)}")
+
+
+@main.command()
+@click.option("--classifier", "-c", required=True, help="classifier file, zoo:NAME or module:attr")
+@click.option("--methods", required=True, help="comma-separated saliency methods, e.g. gradient,occlusion,fido")
+@click.option("--images", required=True, help="folder of image files (name order)")
+@click.option("--generator", "-g", default=None,
+              help="generator for the GAN fill of the flip test and for FIDO (without it: no GAN fill)")
+@click.option("--max-images", default=None, type=click.IntRange(1), help="the first N images of the folder")
+@click.option("--fills", default="gray,black,white,gan", show_default=True,
+              help="pixel-flip fills: gray, black, white, gan")
+@click.option("--robustness/--no-robustness", default=True, show_default=True,
+              help="attack each map (Ghorbani) and measure captum's sensitivity-max")
+@click.option("--robustness-images", default=None, type=click.IntRange(1),
+              help="attack only the first N images (the attack and sensitivity cost each method ~8 more calls)")
+@click.option("--k", default=100, show_default=True, type=click.IntRange(1), help="top-k pixels compared")
+@click.option("--eps", default=None, type=click.FloatRange(0, min_open=True),
+              help="attack budget (L-inf, [-1, 1] units; default 16/255 = 8/255 of [0, 1])")
+@click.option("--option", "options", multiple=True,
+              help="a method option METHOD.NAME=VALUE, repeatable (e.g. fido.steps=50)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--max-batch", default=64, show_default=True, type=click.IntRange(1),
+              help="memory bound: images per classifier / method pass")
+@click.option("--batch", default=8, show_default=True, type=click.IntRange(1), help="images per method call")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@overwrite_option
+@report_option
+@device_option
+def evaluate(classifier, methods, images, generator, max_images, fills, robustness, robustness_images, k, eps,
+             options, seed, max_batch, batch, out, overwrite, page, device):
+    """Compare saliency METHODS on a folder of images: pixel-flip curves, deletion/insertion AUC, robustness
+    (top-k overlap, rank correlation, sensitivity-max) and seconds per image. Writes OUT/evaluation.csv,
+    evaluation.png (a curve per method) and evaluation.json; a map per (method, image)."""
+    from cfgan.jobs.evaluate import EvaluateJob
+    from cfgan.saliency.evaluation import EvalSettings
+
+    per_method: dict = {}
+    for name, value in _option_values(options).items():
+        method, dot, option = name.partition(".")
+        if not dot:
+            raise click.BadParameter(f"{name!r} is not METHOD.NAME", param_hint="--option")
+        per_method.setdefault(method, {})[option] = value
+    settings = EvalSettings(fills=tuple(f.strip() for f in fills.split(",") if f.strip()), robustness=robustness,
+                            robustness_images=robustness_images, k=k, seed=seed, max_batch=max_batch,
+                            **({"eps": eps} if eps is not None else {}))
+    try:
+        settings.check()
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--fills") from None
+    device = _device(device)
+    clf = _load_classifier(classifier, device)
+    G = _load_generator(generator, device) if generator else None
+    job = _build(lambda: EvaluateJob(clf, methods, images, G, max_images, settings, batch, per_method))
+    s = _run(job, out, overwrite, "evaluate", page).summary
+    for name, row in (s.get("methods") or {}).items():
+        click.echo(f"{name:>22}: deletion AUC {_f(row.get('deletion_auc'))}, insertion AUC "
+                   f"{_f(row.get('insertion_auc'))}, top-k kept {_f(row.get('topk_overlap'))}, "
+                   f"{_f(row.get('seconds_per_image'))} s/image")
+    click.echo(f"results in {os.path.abspath(out)} (evaluation.csv, evaluation.png)")
+
+
+def _f(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 @main.command()
 @click.option("--out", default="cfgan-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--quick", is_flag=True, help="fewer optimisation steps (for smoke tests)")

@@ -46,6 +46,10 @@ def test_quick_demo_writes_every_section_and_only_monotone_paths(demo_run):
         assert f'<h3>{p["source"]} → {p["target"]}</h3>' in index
         assert f'crossings/{p["name"]}/path.mp4' in index and f'crossings/{p["name"]}/filmstrip.png' in index
     assert index.count("<figcaption>reconstruction: PSNR") == 6
+    # saliency: FIDO with GAN in-fill beside gradient and occlusion, for each crossing subject
+    assert "Where the classifier looks (saliency)" in index
+    assert all(index.count(f"<figcaption>{m}: ") == 3 for m in ("fido", "gradient", "occlusion"))
+    assert len(list((out / "saliency").glob("*-fido.png"))) == 3
     assert all(f"<figcaption>{name}: mean p" in index for name in summary["am"])
 
 

@@ -221,7 +221,7 @@ def test_report_without_a_final_summary_says_the_run_did_not_finish(report_runs,
 class FakeSaliency(Job):
     """A command the report does not know: two pictures and a few numbers per item."""
 
-    command = "saliency"
+    command = "fake-saliency"  # (cfgan saliency has a section of its own)
 
     def __init__(self, n: int = 3, stop_at=None):
         self.n, self.stop_at = n, stop_at
@@ -274,7 +274,7 @@ def test_interrupted_run_report_says_so_and_matches_cfgan_report(tmp_path):
 def test_a_command_can_plug_in_its_own_section(tmp_path, monkeypatch):
     monkeypatch.setattr("cfgan.report.sections._REGISTRY", dict(_REGISTRY))
 
-    @register("saliency", "Saliency maps", "Where each method says the classifier looked.")
+    @register("fake-saliency", "Saliency maps", "Where each method says the classifier looked.")
     def saliency(run, page):
         figs = [page.images.figure(run.item_folder(item) / "grad.png", f"gradient map of {item['key']}",
                                    f"gradient, {item['key']}", box=96, pixel=True) for item in run.items]

@@ -1,8 +1,9 @@
 """``cfgan demo``: the toolkit's main job on the bundled Fashion-MNIST models, in about a minute.
 
 It shows every capability in turn on real test images: samples from the generator, inversion of real
-images, decision-crossing paths for the class pairs the classifier confuses most, and what the classifier
-thinks each class looks like. Each section is one work item of the job runner (so an interrupted demo
+images, decision-crossing paths for the class pairs the classifier confuses most, what the classifier
+thinks each class looks like, and where it looks (FIDO saliency with GAN in-fill beside captum's gradient and
+occlusion). Each section is one work item of the job runner (so an interrupted demo
 resumes where it stopped); the run's report (``index.html``, ``cfgan.report``) shows them.
 """
 from __future__ import annotations
@@ -27,7 +28,9 @@ from .runner import BatchOutput, Item, Job
 
 #: (source class, target class): the pairs the bundled classifier confuses most; the demo explains these
 CONFUSABLE_PAIRS = (("Shirt", "T-shirt/top"), ("Pullover", "Coat"), ("Sneaker", "Sandal"))
-SECTIONS = ("samples", "inversion", "crossings", "am")
+SECTIONS = ("samples", "inversion", "crossings", "am", "saliency")
+#: the saliency section: FIDO with GAN in-fill beside two captum baselines
+SALIENCY_METHODS = ("fido", "gradient", "occlusion")
 #: an independent classifier that tells a genuine change from a blind spot of the explained one
 JUDGE = "zoo:fashion-mnist-judge"
 
@@ -40,8 +43,8 @@ def pair_slug(source: str, target: str) -> str:
 def settings_for(quick: bool) -> dict:
     """Step counts: ``quick`` is a smoke test (well under a minute on 2 CPU cores)."""
     if quick:
-        return dict(invert_steps=60, frames=8, path_invert_steps=50, adaptive_steps=30, am_steps=8)
-    return dict(invert_steps=200, frames=16, path_invert_steps=300, adaptive_steps=50, am_steps=25)
+        return dict(invert_steps=60, frames=8, path_invert_steps=50, adaptive_steps=30, am_steps=8, fido_steps=30)
+    return dict(invert_steps=200, frames=16, path_invert_steps=300, adaptive_steps=50, am_steps=25, fido_steps=150)
 
 
 def source_images(G, classifier, per_pair: int):
@@ -115,6 +118,21 @@ class DemoJob(Job):
                           steps=self.cfg["am_steps"], lr=0.2, init="best-of-k", k=256, seed=0, progress=progress)
         return {"result": result}, result.interrupted
 
+    def _saliency(self, progress):
+        """FIDO (smallest sufficient region, GAN in-fill) beside gradient and occlusion on the crossing subjects."""
+        from cfgan.saliency import make_method, pixel_scores
+
+        pairs = source_images(self.G, self.classifier, per_pair=1)
+        x = load_images_for(self.G, [f for f, _, _ in pairs])
+        maps, seconds = {}, {}
+        for name in SALIENCY_METHODS:
+            options = {"steps": self.cfg["fido_steps"]} if name == "fido" else {}
+            method = make_method(name, self.classifier, generator=self.G, seed=0, **options)
+            started = time.perf_counter()
+            maps[name] = pixel_scores(method.attribute(x), name).cpu()
+            seconds[name] = (time.perf_counter() - started) / len(pairs)
+        return {"images": x.cpu(), "maps": maps, "method_seconds": seconds, "pairs": pairs}, False
+
     # -- writing ---------------------------------------------------------------------------------------
     def write(self, item: Item, output, folder: Path) -> dict:
         record = {"seconds": output["seconds"]}
@@ -149,6 +167,22 @@ class DemoJob(Job):
                          f"{report['crossing_index']}, {'monotone' if report['monotone'] else 'NOT monotone'}, "
                          f"judge: {report['label'] or 'n/a'}, "
                          f"p {report['probs'][0]:.2f} -> {report['probs'][-1]:.2f}")
+        elif item.key == "saliency":
+            from cfgan.saliency.render import overlay_panel
+
+            record.update(about=f"FIDO (smallest sufficient region, GAN in-fill, {self.cfg['fido_steps']} steps) "
+                                "beside captum's gradient and occlusion, each explaining the predicted class; "
+                                "each panel: image, map (brighter = more important), map over the image.",
+                          subjects=[])
+            for i, (file, source, _) in enumerate(output["pairs"]):
+                stem = os.path.splitext(os.path.basename(file))[0]
+                methods = []
+                for name, maps in output["maps"].items():
+                    save_image(overlay_panel(output["images"][i], maps[i]), folder / f"{stem}-{name}.png")
+                    methods.append({"method": name, "overlay": f"saliency/{stem}-{name}.png",
+                                    "seconds": round(output["method_seconds"][name], 3)})
+                record["subjects"].append({"name": f"{source} ({stem})", "file": file, "methods": methods})
+            self.log("  saliency: " + ", ".join(f"{k} {v:.2f} s/image" for k, v in output["method_seconds"].items()))
         else:
             result = output["result"]
             save_panel(result, str(folder / "am_panel.png"),

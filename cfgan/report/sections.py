@@ -7,7 +7,7 @@ goes under the run's heading; the page adds the heading, the incomplete-run warn
 link, ``page.add_path(run, row)`` adds a decision-crossing path to the summary table at the top, and
 ``page.anchor(text)`` gives a unique ``id``.
 
-A command without a renderer of its own (``saliency``, ``augment``, ``edit`` until they add one) gets
+A command without a renderer of its own (``augment``, ``edit`` until they add one) gets
 ``generic``: its summary numbers, a table of its items, and the images each item wrote, side by side.
 To give a command its own section, add a function here (or in a module imported at the end of this
 file)::
@@ -407,6 +407,8 @@ def demo(run: Run, page) -> str:
         for p in items["crossings"].get("pairs", []):
             parts.append(path_card(run, page, run.path / "crossings" / p["name"], status,
                                    f"{p.get('source')} → {p.get('target')}"))
+    if "saliency" in items:
+        parts.append(saliency_sections.demo_saliency(run, page, items["saliency"]))
     if "inversion" in items:
         rec = items["inversion"]
         s = rec.get("summary") or {}
@@ -511,3 +513,6 @@ def generic(run: Run, page) -> str:
         parts.append(_more(len(run.items), MAX_CARDS, "items"))
     parts.append(item_table(run, page))
     return "".join(parts)
+
+
+from . import saliency_sections  # noqa: E402,F401  (registers the saliency and evaluate sections)
