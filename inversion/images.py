@@ -36,7 +36,8 @@ def check_image_range(images: torch.Tensor, what: str = "images") -> torch.Tenso
         hint = ("they look like [0, 255] pixels: use x / 127.5 - 1" if lo >= 0 and hi <= 255
                 else "rescale them to [-1, 1]")
         raise ValueError(f"{what} have pixels in [{lo:.4g}, {hi:.4g}] but cfgan expects [-1, 1]; {hint}")
-    if lo >= 0 and hi > 0.5 and images.shape[0] * images[0].numel() > 16:
+    # a constant image (a pixel-flip test's all-white end, say) says nothing about the range it came from
+    if lo >= 0 and hi > 0.5 and lo < hi and images.shape[0] * images[0].numel() > 16:
         warnings.warn(f"{what}: every pixel lies in [0, 1] ([{lo:.3g}, {hi:.3g}]); cfgan expects [-1, 1] "
                       "(black = -1). If these are [0, 1] images, pass x * 2 - 1.", ImageRangeWarning,
                       stacklevel=3)

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import pytest
@@ -310,6 +311,9 @@ def test_images_in_the_wrong_range_are_refused_or_flagged(tiny):
         clf(img * 255)
     with pytest.raises(ValueError, match=r"\[0, 255\]"):
         cross(G, clf, img * 255, target=1, method="ascent", frames=3)
+    with warnings.catch_warnings():  # all-white is a valid [-1, 1] image (the end of a white pixel-flip test)
+        warnings.simplefilter("error", ImageRangeWarning)
+        clf(torch.ones_like(img))
 
 
 # -- 6. quiet, one-line output ---------------------------------------------------------------------------------
