@@ -273,13 +273,17 @@ def sensitivity_max(explain: Explain, images: torch.Tensor, target: torch.Tensor
     target = torch.as_tensor(target, device=images.device).reshape(-1).expand(n)
     step = max_batch or n
     devices = [images.device] if images.is_cuda else []
+
+    def per_pass(size: int) -> int:  # noise draws per image in one pass, within the bounds captum accepts
+        return min(max(step // size, 1), samples)
+
     out = []
     for start in range(0, n, step):
         chunk = images[start:start + step].detach()
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed + start)
             value = captum_sensitivity_max(explanation, chunk, perturb_radius=radius, n_perturb_samples=samples,
-                                           max_examples_per_batch=max(step, len(chunk)),
+                                           max_examples_per_batch=len(chunk) * per_pass(len(chunk)),
                                            target=target[start:start + step])
         out.append(value.detach().cpu())
     return torch.cat(out).numpy()
