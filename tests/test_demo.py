@@ -38,6 +38,10 @@ def test_quick_demo_writes_every_section_and_only_monotone_paths(demo_run):
     assert len(summary["am"]) == 10 and min(summary["am"].values()) > 0.8  # quick: 8 steps from best of 256
     # the report shows every section: per pair its path; per input its reconstruction; per class its AM grid
     index = (out / "index.html").read_text()
+    labels = [p["label"] for p in pairs]  # the judge's verdict per path, counted above the table and in a column
+    assert set(labels) <= {"genuine", "blind-spot", "mixed"} and '<th scope="col">judges</th>' in index
+    said = ", ".join(f"{labels.count(k)} {k}" for k in sorted(set(labels)))
+    assert f"Independent judges call {said} (" in index
     linked = re.findall(r'<img src="([^"]+)"', index)
     assert len(linked) >= 3 * 5 + 6 * 2 + 10 + 1
     for rel in linked:

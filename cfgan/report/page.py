@@ -45,6 +45,15 @@ class Page:
         return f"{self.runs.index(run) + 1}: {run.command}" if len(self.runs) > 1 else run.command
 
 
+def _judged_summary(rows) -> str:
+    counts = {}
+    for r in rows:
+        counts[r.get("label") or "not judged"] = counts.get(r.get("label") or "not judged", 0) + 1
+    said = ", ".join(f"{n} {esc(label)}" for label, n in sorted(counts.items()))
+    return (f" Independent judges call {said} (genuine: they see the target too; blind-spot: only this "
+            "classifier does).")
+
+
 def _path_table(page: Page) -> str:
     rows = page.paths
     if not rows:
@@ -53,8 +62,9 @@ def _path_table(page: Page) -> str:
     identity = [k for k in _IDENTITY if any(r["identity"].get(k) is not None for r in rows)]
     identity += sorted({k for r in rows for k, v in r["identity"].items() if v is not None} - set(identity))
     partial = any(r["status"] != "done" for r in rows)
+    judged = any(r.get("label") for r in rows)  # genuine / blind-spot / mixed, when the run had judges
     headers = (["run"] if many else []) + ["subject", "class pair", "crossed", "monotone", "crossing frame",
-                                           "p start", "p end"]
+                                           "p start", "p end"] + (["judges"] if judged else [])
     headers += [_IDENTITY.get(k, k) for k in identity] + ["λ", "classifier queries", "generator evals"]
     headers += ["status"] if partial else []
     body = []
@@ -64,6 +74,7 @@ def _path_table(page: Page) -> str:
         cells = ([Cell(r["run"])] if many else []) + [subject, Cell(r["pair"]), Cell(r["crossed"]),
                                                        Cell(r["monotone"]), Cell(r["crossing"]), Cell(r["first"]),
                                                        Cell(r["last"])]
+        cells += [Cell(r.get("label") or "")] if judged else []
         cells += [Cell(r["identity"].get(k)) for k in identity]
         cells += [Cell(r["lam"]), Cell(r["queries"]), Cell(r["evals"])]
         cells += [Cell(r["status"])] if partial else []
@@ -72,10 +83,11 @@ def _path_table(page: Page) -> str:
     options = "".join(f'<option value="{esc(p)}">{esc(p)}</option>' for p in pairs)
     crossed = sum(bool(r["crossed"]) for r in rows)
     monotone = sum(bool(r["monotone"]) for r in rows)
+    verdict = _judged_summary(rows) if judged else ""
     return (f'<h2 id="paths">Decision-crossing paths at a glance</h2>'
             f"<p>{crossed} of {len(rows)} paths crossed the decision boundary; {monotone} are monotone (the "
-            f"target's probability never drops along the path). The distances to the subject (pixel MSE, latent L2, "
-            f"LPIPS) are measured at the first frame classified as the target: smaller is closer.</p>"
+            f"target's probability never drops along the path).{verdict} The distances to the subject (pixel MSE, "
+            f"latent L2, LPIPS) are measured at the first frame classified as the target: smaller is closer.</p>"
             f'<p class="filter" hidden><label>Show class pair <select data-filter="paths-table">'
             f'<option value="">all pairs</option>{options}</select></label> <span class="count muted"></span></p>'
             + table(headers, body, "paths-table", caption="Click a column heading to sort (with JavaScript)."))

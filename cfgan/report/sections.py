@@ -165,7 +165,7 @@ def add_path_row(run: Run, page, rep: dict, anchor: Optional[str], status: str) 
                             identity=rep.get("identity_at_crossing") or {}, lam=rep.get("lambda"),
                             queries=rep.get("classifier_queries"), evals=rep.get("generator_evals"),
                             status="partial" if status != "done" or rep.get("interrupted") else "done",
-                            method=rep.get("method")))
+                            method=rep.get("method"), label=rep.get("label")))
 
 
 def path_card(run: Run, page, folder: Path, status: str = "done", hint: str = "") -> str:
