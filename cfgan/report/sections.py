@@ -395,7 +395,8 @@ def am(run: Run, page) -> str:
 # -- the demo ---------------------------------------------------------------------------------------------
 @register("demo", "cfgan demo",
           "The toolkit's main job on the bundled Fashion-MNIST models: decision-crossing paths for the class "
-          "pairs the classifier confuses most, inversions of real test images, what the classifier thinks each "
+          "pairs the classifier confuses most (each judged by an independent classifier), where the classifier "
+          "looks in those images (saliency), inversions of real test images, what the classifier thinks each "
           "class looks like, and samples from the generator.")
 def demo(run: Run, page) -> str:
     items = {item["key"]: item for item in run.items}
