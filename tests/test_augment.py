@@ -146,6 +146,23 @@ def test_a_run_writes_an_image_folder_by_predicted_class_and_a_sorted_manifest(j
     assert codes.shape[0] == sum(s["key"] == manifest[0]["key"] for s in manifest)
 
 
+def test_the_report_shows_each_source_with_its_samples_and_their_verdicts(judged_run, tmp_path):
+    out, _ = judged_run
+    res = invoke("report", out, "--out", tmp_path / "page")
+    assert res.exit_code == 0, res.output
+    index = (tmp_path / "page" / "index.html").read_text()
+    manifest = read_manifest(out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert "<h2" in index and "Boundary samples" in index
+    assert f"{summary['samples']} samples from " in index and "manifest.jsonl" in index
+    for s in manifest:  # every sample is shown, captioned with its path, frame, probability and verdict
+        assert f'alt="boundary sample {s["id"]}"' in index
+        caption = f"path {s['path']}, frame {s['frame']}: p({s['target_class']})"
+        assert caption in index
+    verdicts = {s["judge_label"] for s in manifest if s["judge_label"]}
+    assert all(f"{v}: " in index for v in verdicts)
+
+
 def test_prefer_blind_spot_with_a_budget_orders_the_manifest(tiny, judged_run):
     reference = read_manifest(judged_run[0])
     blind = sum(s["judge_label"] == "blind-spot" for s in reference)

@@ -516,4 +516,4 @@ def generic(run: Run, page) -> str:
     return "".join(parts)
 
 
-from . import saliency_sections  # noqa: E402,F401  (registers the saliency and evaluate sections)
+from . import augment_sections, saliency_sections  # noqa: E402,F401  (they register their commands' sections)
