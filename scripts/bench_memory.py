@@ -124,7 +124,7 @@ def main(argv=None):
         row["peak_rss_children_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         import torch
 
-        values = torch.load(frames_file)
+        values = torch.load(frames_file, weights_only=True)
         os.remove(frames_file)
         if reference is None:
             reference = values
