@@ -145,7 +145,7 @@ def test_gan_fill_keeps_the_kept_pixels_and_fills_the_rest_from_the_generator(on
         images = G(G.sample_z(3, 5)).clamp(-1, 1)
     keep = torch.zeros(3, 1, 16, 16)
     keep[:, :, :8] = 1
-    fill = gan_fill(G, seed=0, bank=16, project_steps=5)
+    fill = gan_fill(G, seed=0, bank=16)
     filled = apply_fill(images, keep, fill)
     assert torch.equal(filled[:, :, :8], images[:, :, :8])
     assert not torch.equal(filled[:, :, 8:], images[:, :, 8:]) and filled.abs().max() <= 1

@@ -84,7 +84,7 @@ def save_figure(fig, path: str) -> str:
     return path
 
 
-def _pyplot():
+def pyplot():
     """matplotlib.pyplot on the Agg backend (no display needed), imported only when a plot is drawn."""
     import matplotlib
 
@@ -95,7 +95,7 @@ def _pyplot():
 
 
 def plot_probs(path: str, result: PathResult, i: int) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     report = result.path_report(i)
     x = list(range(result.num_frames))
     fig, ax = plt.subplots(figsize=(5, 3), dpi=120)
@@ -132,7 +132,7 @@ def change_map(frames: torch.Tensor, k: int) -> torch.Tensor:
 
 def plot_change(path: str, result: PathResult, i: int) -> str:
     """Start, crossing frame (end frame if the path did not cross) and the change map between them."""
-    plt = _pyplot()
+    plt = pyplot()
     report = result.path_report(i)
     frames = result.frames[i].float().cpu()
     k = report["crossing_index"] if report["crossing_index"] is not None else frames.shape[0] - 1

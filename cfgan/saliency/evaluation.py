@@ -162,11 +162,9 @@ def csv_rows(summary: Dict[str, dict], taus: Sequence[float], fills: Sequence[st
 
 def plot(summary: Dict[str, dict], taus: Sequence[float], fills: Sequence[str], path) -> None:
     """One figure: a panel per fill, a pixel-flip curve per method (lower = more faithful)."""
-    import matplotlib
+    from cfgan.paths.outputs import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     shown = [f for f in fills if any(r.get(f"flip_{f}") for r in summary.values())] or list(fills[:1])
     fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.8), squeeze=False)
     for ax, fill in zip(axes[0], shown):
@@ -182,43 +180,22 @@ def plot(summary: Dict[str, dict], taus: Sequence[float], fills: Sequence[str], 
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(6, max(1, len(labels))), fontsize=8)
     fig.tight_layout(rect=(0, 0.06 * (1 + (len(labels) - 1) // 6), 1, 1))
-    fig.savefig(path, dpi=110)
+    fig.set_dpi(110)
+    save_figure(fig, str(path))
     plt.close(fig)
 
 
-def gan_fill(generator, seed: int = 0, max_batch: Optional[int] = None, bank: int = 256, project_steps: int = 60):
+def gan_fill(generator, seed: int = 0, max_batch: Optional[int] = None, bank: int = 256):
     """The generative fill of the flip test, ``fill(images, keep) -> images``: content for the dropped pixels
-    from ``generator``, consistent with the kept ones.
+    from ``generator``, consistent with the kept ones: FIDO's amortised in-filler
+    (``cfgan.saliency.infill.GanBankInfill``), always the nearest sample of a seeded bank on the kept pixels, so
+    the fill is deterministic."""
+    from .infill import GanBankInfill
 
-    It is FIDO's amortised in-filler (``cfgan.saliency.infill.GanBankInfill``: the generator sample of a seeded
-    bank closest to the image on the kept pixels; here always the nearest, so the fill is deterministic). Where
-    that module is missing, a masked projection of the kept pixels (``inversion.project`` with the mask, W+,
-    ``project_steps`` steps) is used instead.
-    """
-    try:
-        from .infill import GanBankInfill
-    except ImportError:
-        GanBankInfill = None
+    infiller = GanBankInfill(generator, bank=bank, neighbours=1, seed=seed, max_batch=max_batch)
 
-    if GanBankInfill is not None:
-        infiller = GanBankInfill(generator, bank=bank, neighbours=1, seed=seed, max_batch=max_batch)
-
-        def fill(images: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-            infiller.prepare(images)
-            index = torch.arange(images.shape[0], device=images.device)
-            return infiller.fill(index, keep, torch.zeros_like(images)).to(images.dtype)
-        return fill
-
-    from inversion import LatentCode, project
-
-    def fill_by_projection(images: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():  # nothing kept: the generator's mean image
-            out = LatentCode.mean(generator, len(images), "w+").render(generator).clamp(-1, 1).to(images.dtype)
-        some = keep.flatten(1).sum(1) > 0
-        if bool(some.any()):
-            with torch.enable_grad():
-                result = project(generator, images[some], mask=keep[some], space="w+", steps=project_steps,
-                                 losses={"mse": 1.0}, seed=seed, memory=max_batch)
-            out[some] = result.images.detach().clamp(-1, 1).to(images.dtype)
-        return out
-    return fill_by_projection
+    def fill(images: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        infiller.prepare(images)
+        index = torch.arange(images.shape[0], device=images.device)
+        return infiller.fill(index, keep, torch.zeros_like(images)).to(images.dtype)
+    return fill

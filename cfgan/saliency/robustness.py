@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from inversion.optimize import optimize
 
+from .base import seeded
 from .metrics import item_seeds, pixel_ranks
 
 #: 8/255 in [0, 1] units, expressed in cfgan's [-1, 1] image range
@@ -272,7 +273,6 @@ def sensitivity_max(explain: Explain, images: torch.Tensor, target: torch.Tensor
     n = images.shape[0]
     target = torch.as_tensor(target, device=images.device).reshape(-1).expand(n)
     step = max_batch or n
-    devices = [images.device] if images.is_cuda else []
 
     def per_pass(size: int) -> int:  # noise draws per image in one pass, within the bounds captum accepts
         return min(max(step // size, 1), samples)
@@ -280,8 +280,7 @@ def sensitivity_max(explain: Explain, images: torch.Tensor, target: torch.Tensor
     out = []
     for start in range(0, n, step):
         chunk = images[start:start + step].detach()
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed + start)
+        with seeded(seed + start, images.device):
             value = captum_sensitivity_max(explanation, chunk, perturb_radius=radius, n_perturb_samples=samples,
                                            max_examples_per_batch=len(chunk) * per_pass(len(chunk)),
                                            target=target[start:start + step])
