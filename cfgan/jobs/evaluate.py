@@ -21,18 +21,16 @@ from cfgan.saliency.evaluation import EvalSettings, csv_rows, evaluate_batch, ga
 from generators.files import atomic_write, write_json
 
 from .invert import inputs_digest
-from .items import file_keys
+from .items import IMAGE_SUFFIXES, file_keys, images_in
 from .runner import BatchOutput, Item, Job, JobError
 from .saliency import build_method, load_for
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
 def image_files(folder: str, max_images: Optional[int] = None) -> List[str]:
     """The image files of ``folder`` in name order (the first ``max_images``); JobError when there are none."""
     if not os.path.isdir(folder):
         raise JobError(f"--images: no such folder: {folder}")
-    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
+    files = images_in(folder)
     if not files:
         raise JobError(f"--images: no image files ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     return files[:max_images] if max_images else files

@@ -120,6 +120,12 @@ def latent_keys(files: Optional[Sequence[str]], n: int) -> List[str]:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
+def images_in(folder: str) -> List[str]:
+    """The image files directly in ``folder``, in name order (subfolders and other files are ignored)."""
+    return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+            if n.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(os.path.join(folder, n))]
+
+
 def image_tree(folder: str, option: str = "DATA") -> Tuple[List[str], List[Optional[str]]]:
     """The images under ``folder`` in a fixed order: (paths, the class folder of each or None).
 
@@ -128,11 +134,6 @@ def image_tree(folder: str, option: str = "DATA") -> Tuple[List[str], List[Optio
     """
     if not os.path.isdir(folder):
         raise JobError(f"{option}: no such folder: {folder}")
-
-    def images_in(path: str) -> List[str]:
-        return [os.path.join(path, n) for n in sorted(os.listdir(path))
-                if n.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(os.path.join(path, n))]
-
     paths: List[str] = images_in(folder)
     labels: List[Optional[str]] = [None] * len(paths)
     for name in sorted(os.listdir(folder)):
