@@ -13,7 +13,7 @@ from typing import Callable, List, Optional, Sequence
 import numpy as np
 import torch
 
-from cfgan.data import load_image, save_image
+from cfgan.data import load_image, load_images_for, save_image
 from cfgan.saliency import make_method, method_info, pixel_scores
 from cfgan.saliency.render import overlay_panel
 from generators.files import write_json
@@ -24,17 +24,17 @@ from .runner import BatchOutput, Item, Job, JobError
 
 
 def load_for(classifier, paths: Sequence[str], generator=None) -> torch.Tensor:
-    """Image files as one batch in [-1, 1], sized for the generator when there is one (else the classifier's
-    declared size and channels, else as stored); files of different sizes in one batch are an error."""
+    """Image files as one batch in [-1, 1] on the classifier's device: sized for the generator when there is one
+    (``cfgan.data.load_images_for``), else the classifier's declared size and channels, else as stored; files
+    of different sizes in one batch are an error."""
+    device = next(iter(classifier.parameters()), torch.zeros(0)).device
     if generator is not None:
-        size, channels = generator.resolution, generator.channels
-    else:
-        size, channels = getattr(classifier, "size", None), getattr(classifier, "channels", None)
+        return load_images_for(generator, paths).to(device)
+    size, channels = getattr(classifier, "size", None), getattr(classifier, "channels", None)
     images = [load_image(p, size=size, channels=channels) for p in paths]
     shapes = {tuple(im.shape) for im in images}
     if len(shapes) > 1:
         raise JobError(f"IMAGES: the files have different sizes {sorted(shapes)}; resize them to one size")
-    device = next(iter(classifier.parameters()), torch.zeros(0)).device
     return torch.stack(images).to(device)
 
 
