@@ -723,8 +723,6 @@ def augment_run(data, generator, classifier, pairs, paths_per_image, eps, method
     decision boundary: OUT/samples/<predicted class>/<id>.png and OUT/manifest.jsonl, ready to label."""
     from cfgan.jobs.augment import AugmentJob
 
-    if prefer == "blind-spot" and not judges:
-        raise click.BadParameter("blind-spot needs at least one --judge", param_hint="--prefer")
     memory = None
     if max_images is not None:
         from inversion import MemoryBound
