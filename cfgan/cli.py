@@ -584,7 +584,8 @@ def saliency(images, method, classifier, generator, target, options, seed, max_b
 @click.option("--images", required=True, help="folder of image files (name order)")
 @click.option("--generator", "-g", default=None,
               help="generator for the GAN fill of the flip test and for FIDO (without it: no GAN fill)")
-@click.option("--max-images", default=None, type=click.IntRange(1), help="the first N images of the folder")
+@click.option("--limit", "max_images", default=None, type=click.IntRange(1),
+              help="use only the first N images of the folder (as in augment; --max-images is a memory bound)")
 @click.option("--fills", default="gray,black,white,gan", show_default=True,
               help="pixel-flip fills: gray, black, white, gan")
 @click.option("--robustness/--no-robustness", default=True, show_default=True,

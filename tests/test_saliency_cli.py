@@ -155,7 +155,7 @@ def test_gan_fill_keeps_the_kept_pixels_and_fills_the_rest_from_the_generator(on
 def test_evaluate_with_a_generator_adds_the_gan_fill_and_runs_fido(image_dir, tmp_path, saved_generator, one_thread):
     out = tmp_path / "gan"
     result = run(["evaluate", "-c", TINY_CLASSIFIER_SPEC, "-g", saved_generator(32), "--methods", "fido,gradient",
-                  "--images", str(image_dir), "--max-images", "2", "--fills", "gray,gan", "--no-robustness",
+                  "--images", str(image_dir), "--limit", "2", "--fills", "gray,gan", "--no-robustness",
                   "--option", "fido.steps=3", "--option", "fido.bank=16", "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = {r["method"]: r for r in csv.DictReader((out / "evaluation.csv").open())}
