@@ -9,6 +9,7 @@ from typing import Callable, Optional
 import torch
 
 from inversion import LossTerm, Rendered
+from inversion.losses import total_variation
 
 
 class Diversity(LossTerm):
@@ -82,7 +83,4 @@ class TotalVariation(LossTerm):
     name = "tv"
 
     def __call__(self, r: Rendered) -> torch.Tensor:
-        x = r.images
-        dy = (x[:, :, 1:, :] - x[:, :, :-1, :]).pow(2).flatten(1).mean(1)
-        dx = (x[:, :, :, 1:] - x[:, :, :, :-1]).pow(2).flatten(1).mean(1)
-        return dx + dy
+        return total_variation(r.images, beta=2.0)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import torch
 
+from inversion.losses import total_variation
 from inversion.optimize import LRSchedule, MemoryBound, optimize
 
 from .base import SaliencyMethod
 from .infill import make_infiller
-from .masks import SampledItems, concrete, count, grid_size, number, total_variation, upsample
+from .masks import SampledItems, concrete, count, grid_size, number, upsample
 
 #: default weights per objective, in log-odds per unit of mask area / total variation
 SPARSITY = {"ssr": 10.0, "sdr": 10.0}

@@ -1,5 +1,6 @@
-"""Mask machinery shared by the mask methods: a coarse grid of logits upsampled to the image, total
-variation, the concrete (relaxed Bernoulli) sample, and the (image, sample) items the optimisation runs on."""
+"""Mask machinery shared by the mask methods: a coarse grid of logits upsampled to the image, the concrete
+(relaxed Bernoulli) sample, and the (image, sample) items the optimisation runs on. Their smoothness term is
+``inversion.losses.total_variation``."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
@@ -25,13 +26,6 @@ def upsample(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
     if tuple(mask.shape[-2:]) == (height, width):
         return mask
     return F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)
-
-
-def total_variation(mask: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-    """Per-item mean of |neighbour differences|^beta over both axes [N] (beta = 1: FIDO; 3: Fong & Vedaldi)."""
-    dy = (mask[:, :, 1:, :] - mask[:, :, :-1, :]).abs().pow(beta).flatten(1).mean(1)
-    dx = (mask[:, :, :, 1:] - mask[:, :, :, :-1]).abs().pow(beta).flatten(1).mean(1)
-    return dx + dy
 
 
 def concrete(logits: torch.Tensor, uniform: torch.Tensor, temperature: float) -> torch.Tensor:

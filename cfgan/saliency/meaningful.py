@@ -20,12 +20,13 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import softplus
 
+from inversion.losses import total_variation
 from inversion.optimize import LRSchedule, MemoryBound, optimize
 
 from .base import SaliencyMethod
 from .fido import log_odds
 from .infill import make_infiller
-from .masks import SampledItems, count, grid_size, number, total_variation, upsample
+from .masks import SampledItems, count, grid_size, number, upsample
 
 PERTURBATIONS = {"blur": "blur", "constant": "mean", "noise": "noise"}
 
