@@ -8,6 +8,7 @@ rank loses only its unfinished items: the same command resumes them, with any nu
 """
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any, List
@@ -43,7 +44,18 @@ def current() -> Ranks:
         if use_nccl:
             torch.cuda.set_device(local_rank())
         dist.init_process_group("nccl" if use_nccl else "gloo")
+        atexit.register(_leave)
     return Ranks(dist.get_rank(), dist.get_world_size())
+
+
+def _leave() -> None:
+    """Close the process group before the interpreter tears down: left to the C++ destructors at exit,
+    gloo's worker threads can abort the process ("terminate called without an active exception"), which
+    turns a finished run into a failed ``torchrun``."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def broadcast(ranks: Ranks, value: Any) -> Any:
