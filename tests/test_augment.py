@@ -307,8 +307,8 @@ def test_two_process_torchrun_manifest_equals_the_one_process_manifest(tiny, jud
     env = dict(os.environ, OMP_NUM_THREADS="1", CFGAN_DIST_BACKEND="gloo")
     args = ["-m", "cfgan", "augment", str(tiny.data), "-g", tiny.gen, "-c", TINY_CLASSIFIER_SPEC, "--judge",
             TINY_JUDGE_SPEC, *COMMON]
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                          "--master_port", str(29600 + os.getpid() % 1000), *args, "--out", str(tmp_path / "two")],
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node=2", *args, "--out", str(tmp_path / "two")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert two.returncode == 0, two.stdout + two.stderr
     out = Path(tmp_path / "two")

@@ -382,8 +382,8 @@ def test_two_process_torchrun_gives_the_one_process_ledger(tiny, tmp_path):
     args = ["-m", "cfgan", "generate", "-g", gen, "--seeds", "0-6", "--batch", "2", "--device", "cpu"]
     subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")], check=True, capture_output=True,
                    env=env, timeout=120)
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                          "--master_port", str(29500 + os.getpid() % 1000), *args, "--out", str(tmp_path / "two")],
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node=2", *args, "--out", str(tmp_path / "two")],
                          capture_output=True, text=True, env=env, timeout=180)
     assert two.returncode == 0, two.stdout + two.stderr
     one_ledger = (tmp_path / "one" / LEDGER).read_text()
