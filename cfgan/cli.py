@@ -120,7 +120,7 @@ def _build(make_job):
 
 def _run(job, out: str, overwrite: bool, desc: str, page: bool = True):
     """Run ``job`` into ``out`` (and write its report page unless ``page`` is off); print where results
-    are; exit 130 if interrupted."""
+    are (rank 0 only, under torchrun); exit 130 if interrupted."""
     from cfgan.classifiers import ClassifierError
     from cfgan.jobs import JobError, run_job
     from cfgan.jobs.progress import Progress
@@ -129,6 +129,8 @@ def _run(job, out: str, overwrite: bool, desc: str, page: bool = True):
         report = run_job(job, out, overwrite=overwrite, progress=Progress(desc), log=click.echo, report=page)
     except (JobError, ValueError, FileNotFoundError, ClassifierError) as err:
         _fail(err)
+    if not report.leader:  # under torchrun, rank 0 alone prints where the results are
+        sys.exit(report.exit_code)
     if report.page is not None:
         click.echo(f"report: {os.path.abspath(report.page)}")
     where = os.path.abspath(out)

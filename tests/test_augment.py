@@ -311,6 +311,7 @@ def test_two_process_torchrun_manifest_equals_the_one_process_manifest(tiny, jud
                           "--nproc_per_node=2", *args, "--out", str(tmp_path / "two")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert two.returncode == 0, two.stdout + two.stderr
+    assert two.stdout.count("boundary samples") == 1 and two.stdout.count("label them") == 1, two.stdout
     out = Path(tmp_path / "two")
     assert (out / MANIFEST).read_text() == (judged_run[0] / MANIFEST).read_text()
     assert not list(out.glob("items.rank*")) and len((out / LEDGER).read_text().splitlines()) == 6

@@ -386,6 +386,7 @@ def test_two_process_torchrun_gives_the_one_process_ledger(tiny, tmp_path):
                           "--nproc_per_node=2", *args, "--out", str(tmp_path / "two")],
                          capture_output=True, text=True, env=env, timeout=180)
     assert two.returncode == 0, two.stdout + two.stderr
+    assert two.stdout.count("wrote 7 images") == 1, two.stdout  # rank 0 alone speaks for the run
     one_ledger = (tmp_path / "one" / LEDGER).read_text()
     assert (tmp_path / "two" / LEDGER).read_text() == one_ledger and not list((tmp_path / "two").glob("items.rank*"))
     for seed in range(7):

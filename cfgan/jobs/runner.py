@@ -119,6 +119,7 @@ class JobReport:
     interrupted: bool
     summary: dict = field(default_factory=dict)
     page: Optional[Path] = None  # the run's report (index.html), when one was written
+    leader: bool = True  # False on the other ranks of a torchrun launch: rank 0 speaks for the run
 
     @property
     def exit_code(self) -> int:
@@ -402,7 +403,7 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
 
             page = report_run(out, log)
     summary = distributed.broadcast(ranks, summary)
-    return JobReport(out, total, summary["done"], summary["partial"], interrupted, summary, page)
+    return JobReport(out, total, summary["done"], summary["partial"], interrupted, summary, page, ranks.leader)
 
 
 def _write_summary(out: Path, job: Job, entries: Dict[str, dict], total: int, interrupted: bool,
