@@ -69,6 +69,16 @@ def broadcast(ranks: Ranks, value: Any) -> Any:
     return box[0]
 
 
+def barrier(ranks: Ranks) -> None:
+    """Wait until every rank is here. A run ends with one, so no rank leaves (closing its connections) while
+    another still reads the last message: a peer that closes with data unread resets the connection."""
+    if ranks.world == 1:
+        return
+    import torch.distributed as dist
+
+    dist.barrier()
+
+
 def any_rank(ranks: Ranks, flag: bool) -> bool:
     """True on every rank if ``flag`` is true on any (e.g. "was interrupted"); also a barrier."""
     if ranks.world == 1:

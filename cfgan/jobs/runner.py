@@ -403,6 +403,7 @@ def run_job(job: Job, out, overwrite: bool = False, progress: Optional[Progress]
 
             page = report_run(out, log)
     summary = distributed.broadcast(ranks, summary)
+    distributed.barrier(ranks)
     return JobReport(out, total, summary["done"], summary["partial"], interrupted, summary, page, ranks.leader)
 
 
