@@ -148,6 +148,10 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
 
 device_option = click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 or auto")
 overwrite_option = click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+max_images_option = click.option(
+    "--max-images", default=None, type=click.IntRange(1),
+    help="memory bound: render at most this many images per optimisation pass (gradients accumulate over passes; "
+         "same result to float rounding)")
 report_option = click.option("--report/--no-report", "page", default=True, show_default=True,
                              help="write OUT/index.html, a page showing the results (also `cfgan report OUT`)")
 
@@ -380,9 +384,7 @@ def am(generator, classifier, classes, layer, units, space, restarts, steps, lr,
 @click.option("--search", "lam_search", default=None, type=click.Choice(["adaptive", "bisection"]),
               help="regularized: how the identity weight is found (default adaptive; bisection: the original, "
                    "about 4x slower)")
-@click.option("--max-images", default=None, type=click.IntRange(1),
-              help="memory bound: render at most this many images per optimisation pass (gradients accumulate "
-                   "over passes; same result to float rounding)")
+@max_images_option
 @click.option("--max-memory-mb", default=None, type=click.IntRange(1),
               help="memory bound: what autograd keeps per pass, sized from the first pass")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
@@ -713,8 +715,7 @@ def augment():
               help="images optimised at once (a fixed block: part of the settings, since it shapes the floats)")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed of inversion jitter and restarts")
 @click.option("--lpips/--no-lpips", default=False, show_default=True, help="also record LPIPS identity distances")
-@click.option("--max-images", default=None, type=click.IntRange(1),
-              help="memory bound: render at most this many images per optimisation pass")
+@max_images_option
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @overwrite_option
 @report_option
